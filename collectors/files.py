@@ -1,0 +1,88 @@
+"""Reading posts from JSONL or CSV files (the import command and, later, a drop folder).
+
+Each row is validated like an API ingest; a bad row yields its line number and the reason, and
+the rows after it are still read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from collectors.post import Post, PostIn
+
+LIST_FIELDS = ("images", "brands")  # ";"-separated in CSV cells
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+def read_posts(path: Path) -> Iterator[tuple[int, Post | RowError]]:
+    """Yield (line number, Post or RowError) for each row of a .jsonl/.json or .csv file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        rows = _jsonl_rows(path)
+    elif suffix == ".csv":
+        rows = _csv_rows(path)
+    else:
+        raise ValueError(f"{path}: unsupported file type {suffix!r}; use .jsonl or .csv")
+    for line, row in rows:
+        if isinstance(row, RowError):
+            yield line, row
+        else:
+            yield line, _validate(line, row)
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield line, RowError(line, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            yield line, row if isinstance(row, dict) else RowError(line, "not a JSON object")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                yield line, RowError(line, "more cells than header columns")
+                continue
+            cleaned = {k: v for k, v in row.items() if v not in (None, "")}
+            for key in LIST_FIELDS:
+                if key in cleaned:
+                    cleaned[key] = [part.strip() for part in cleaned[key].split(";")
+                                    if part.strip()]
+            if "image" in cleaned:  # a single-image column is common in spreadsheets
+                cleaned.setdefault("images", []).append(cleaned.pop("image"))
+            yield line, cleaned
+
+
+def _validate(line: int, row: dict) -> Post | RowError:
+    if "image" in row and isinstance(row["image"], str):
+        row = {**row, "images": [*row.get("images", []), row["image"]]}
+        del row["image"]
+    try:
+        return PostIn.model_validate(row).to_post()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "row"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return RowError(line, f"{where}: {first['msg']}{more}")

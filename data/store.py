@@ -1,0 +1,272 @@
+"""The DuckDB store: the engine's only door to the database. All writes live here; the read
+queries behind the API live in data/queries.py.
+
+DuckDB allows one read-write process per file, so only the engine (or a one-off CLI command
+while the engine is stopped) opens it. Inside that process, writes are serialised by a lock and
+reads use their own cursors, which DuckDB runs concurrently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from analysis.verdict import Verdict
+from collectors.post import Post, utc_naive, utcnow
+from data.images import ImageRecord
+from data.schema import migrate
+
+DB_FILE = "subtext.duckdb"
+
+
+class StoreLocked(RuntimeError):
+    """Another process (usually the running engine) holds the database."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A post waiting for analysis by the current analyzer."""
+
+    id: str
+    text: str
+    lang: str | None
+    image_path: Path | None  # the first usable image, if any
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    new: int = 0
+    updated: int = 0
+
+
+class Store:
+    def __init__(self, data_dir: Path, con: duckdb.DuckDBPyConnection):
+        self.data_dir = data_dir
+        self._con = con
+        self._write_lock = threading.RLock()
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> Store:
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / DB_FILE
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"{path} is in use by another process (is the engine running? Stop it, or "
+                    f"go through its API)") from None
+            raise
+        migrate(con)
+        return cls(data_dir, con)
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one read: DuckDB cursors of one database run side by side."""
+        return self._con.cursor()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    # -- posts ----------------------------------------------------------------------------
+
+    def save_posts(self, batch: list[tuple[Post, list[ImageRecord]]],
+                   cursor: tuple[str, str, str] | None = None) -> Saved:
+        """Upsert posts with their images and brands in one transaction; the cursor
+        (source, brand, value) moves in the same transaction, so it never runs ahead of
+        what was stored."""
+        new = updated = 0
+        now = utcnow()
+        with self._transaction() as cur:
+            for post, images in batch:
+                existed = cur.execute("SELECT 1 FROM posts WHERE id = ?", [post.id]).fetchone()
+                self._upsert_post(cur, post, images, now)
+                if existed:
+                    updated += 1
+                else:
+                    new += 1
+            if cursor:
+                self._set_cursor(cur, *cursor)
+        return Saved(new=new, updated=updated)
+
+    def _upsert_post(self, cur: duckdb.DuckDBPyConnection, post: Post,
+                     images: list[ImageRecord], now: datetime) -> None:
+        content = hashlib.sha256(
+            json.dumps([post.text, [i.sha256 for i in images]]).encode()).hexdigest()
+        cur.execute(
+            """
+            INSERT INTO posts (id, source, native_id, url, author, text, lang, created_at,
+                               collected_at, likes, reposts, replies, content_hash, raw)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET
+                url = excluded.url, author = excluded.author, text = excluded.text,
+                lang = excluded.lang, likes = excluded.likes, reposts = excluded.reposts,
+                replies = excluded.replies, content_hash = excluded.content_hash,
+                raw = excluded.raw
+            """,
+            [post.id, post.source, post.native_id, post.url, post.author, post.text, post.lang,
+             utc_naive(post.created_at), now, post.likes, post.reposts, post.replies, content,
+             json.dumps(post.raw, ensure_ascii=False, default=str)],
+        )
+        for brand in post.brands:
+            cur.execute("INSERT INTO post_brands VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        [post.id, brand])
+        cur.execute("DELETE FROM post_images WHERE post_id = ?", [post.id])
+        for position, image in enumerate(images):
+            cur.execute(
+                "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [image.sha256, image.url, image.width, image.height, image.phash, image.status,
+                 image.path, image.bytes, now])
+            cur.execute("INSERT INTO post_images VALUES (?, ?, ?)",
+                        [post.id, position, image.sha256])
+
+    def pending(self, analyzer: str, limit: int) -> list[Pending]:
+        """Posts with no verdict from `analyzer` for their current content, oldest first."""
+        rows = self.reader().execute(
+            """
+            SELECT p.id, p.text, p.lang, p.content_hash,
+                   (SELECT i.path FROM post_images pi JOIN images i USING (sha256)
+                     WHERE pi.post_id = p.id AND i.status = 'ok'
+                     ORDER BY pi.position LIMIT 1) AS image_path
+              FROM posts p
+              LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
+             WHERE v.post_id IS NULL OR v.content_hash <> p.content_hash
+             ORDER BY p.created_at
+             LIMIT ?
+            """, [analyzer, limit]).fetchall()
+        return [Pending(id=r[0], text=r[1], lang=r[2], content_hash=r[3],
+                        image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
+
+    def count_pending(self, analyzer: str) -> int:
+        return self.reader().execute(
+            """SELECT count(*) FROM posts p
+                 LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
+                WHERE v.post_id IS NULL OR v.content_hash <> p.content_hash""",
+            [analyzer]).fetchone()[0]
+
+    # -- verdicts -------------------------------------------------------------------------
+
+    def save_verdicts(self, results: list[tuple[Pending, Verdict]]) -> None:
+        now = utcnow()
+        with self._transaction() as cur:
+            for item, v in results:
+                cur.execute(
+                    """
+                    INSERT OR REPLACE INTO verdicts VALUES
+                        (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [item.id, v.analyzer, item.content_hash, v.label, v.sentiment, v.sarcasm,
+                     v.sarcasm_score, v.emotion, json.dumps(v.emotions),
+                     v.confidence, v.explanation, json.dumps(v.evidence, ensure_ascii=False),
+                     v.latency_ms, now])
+
+    def verdicts_since(self, since: datetime | None) -> list[dict]:
+        """Verdicts written after `since` with their post's brands: the alert job's input."""
+        cur = self.reader().execute(
+            """
+            SELECT v.post_id, v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.confidence,
+                   v.explanation, v.created_at, p.text,
+                   coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
+                              WHERE b.post_id = v.post_id), []) AS brands
+              FROM verdicts v JOIN posts p ON p.id = v.post_id
+             WHERE v.created_at > coalesce(?, TIMESTAMP '1970-01-01')
+             ORDER BY v.created_at
+            """, [since])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def add_alert(self, key: str, kind: str, message: str, post_id: str | None = None,
+                  brand: str | None = None, score: float | None = None) -> bool:
+        """Record an alert once per key; False when it already exists."""
+        with self._transaction() as cur:
+            row = cur.execute(
+                """INSERT INTO alerts (key, kind, post_id, brand, score, message, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id""",
+                [key, kind, post_id, brand, score, message, utcnow()]).fetchone()
+        return row is not None
+
+    def acknowledge_alert(self, alert_id: int, by: str | None) -> bool:
+        """Mark an alert seen; False when there is no such alert. Acknowledging twice keeps
+        the first acknowledgement."""
+        with self._transaction() as cur:
+            exists = cur.execute("SELECT 1 FROM alerts WHERE id = ?", [alert_id]).fetchone()
+            cur.execute(
+                """UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?
+                    WHERE id = ? AND acknowledged_at IS NULL""", [utcnow(), by, alert_id])
+        return exists is not None
+
+    # -- feedback -------------------------------------------------------------------------
+
+    def add_feedback(self, post_id: str, label: str, sarcasm: bool | None, note: str | None,
+                     reviewer: str | None) -> int | None:
+        """Store a reviewer's correction; None when the post does not exist."""
+        with self._transaction() as cur:
+            if not cur.execute("SELECT 1 FROM posts WHERE id = ?", [post_id]).fetchone():
+                return None
+            return cur.execute(
+                """INSERT INTO feedback (post_id, label, sarcasm, note, reviewer, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+                [post_id, label, sarcasm, note, reviewer, utcnow()]).fetchone()[0]
+
+    # -- runs and cursors -----------------------------------------------------------------
+
+    def record_run(self, job: str, source: str | None, brand: str | None,
+                   started_at: datetime, *, fetched: int = 0, new: int = 0, errors: int = 0,
+                   error: str | None = None) -> int:
+        """One finished run of a job: what it fetched, what was new, and why it failed."""
+        with self._transaction() as cur:
+            return cur.execute(
+                """INSERT INTO collector_runs (job, source, brand, started_at, ended_at,
+                                              fetched, new, errors, status, last_error)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [job, source, brand, started_at, utcnow(), fetched, new, errors,
+                 "failed" if error else "ok", error]).fetchone()[0]
+
+    def get_cursor(self, source: str, brand: str) -> str | None:
+        row = self.reader().execute(
+            "SELECT value FROM cursors WHERE source = ? AND brand = ?", [source, brand]
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, source: str, brand: str, value: str) -> None:
+        with self._transaction() as cur:
+            self._set_cursor(cur, source, brand, value)
+
+    @staticmethod
+    def _set_cursor(cur: duckdb.DuckDBPyConnection, source: str, brand: str, value: str) -> None:
+        cur.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?)",
+                    [source, brand, value, utcnow()])

@@ -1,0 +1,278 @@
+"""The engine's HTTP API (FastAPI). Its OpenAPI schema (/docs, /openapi.json) is the contract the
+dashboard and scripts use; they never open the database.
+
+Every request model forbids unknown fields, so a typo is a 422 naming the field, not a silently
+ignored filter.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from fastapi import FastAPI, Form, HTTPException, Query, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from analysis.verdict import LABELS, Item
+from collectors.post import PostIn, utc_naive
+from data import queries
+from data.images import MAX_BYTES, decode_image
+from subtext import __version__, jobs
+from subtext.engine import Engine
+
+Label = Literal["positive", "negative", "neutral", "sarcastic"]
+assert set(Label.__args__) == set(LABELS)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filter(Strict):
+    brand: str | None = None
+    since: datetime | None = Field(None, description="inclusive; ISO 8601, UTC if no zone")
+    until: datetime | None = Field(None, description="exclusive; ISO 8601, UTC if no zone")
+    source: str | None = None
+    lang: str | None = None
+    label: Label | None = None
+    sarcasm: bool | None = None
+    min_confidence: float | None = Field(None, ge=0, le=1)
+    q: str | None = Field(None, max_length=200, description="text contains (case-insensitive)")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return utc_naive(value) if value else None
+
+    def to_filter(self) -> queries.PostFilter:
+        return queries.PostFilter(**self.model_dump(include=set(Filter.model_fields)))
+
+
+class PostsQuery(Filter):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class TrendsQuery(Filter):
+    bucket: Literal["hour", "day", "week"] = "day"
+    by: Literal["label", "emotion", "sentiment", "brand"] = "label"
+
+
+class ExportQuery(Filter):
+    format: Literal["csv", "parquet"] = "csv"
+
+
+class AlertsQuery(Strict):
+    status: Literal["open", "acknowledged", "all"] = "open"
+    brand: str | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class AckIn(Strict):
+    by: str | None = Field(None, max_length=100)
+
+
+class FeedbackIn(Strict):
+    post_id: str
+    label: Label
+    sarcasm: bool | None = None
+    note: str | None = Field(None, max_length=2000)
+    reviewer: str | None = Field(None, max_length=100)
+
+
+class IngestIn(Strict):
+    posts: list[PostIn] = Field(max_length=1000)
+
+
+class AnalyzeForm(Strict):
+    text: str = Field("", max_length=100_000)
+    lang: str | None = None
+    image: UploadFile | None = None
+
+
+def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
+    """The API over `engine`. With `schedule`, the app's lifespan starts and stops the
+    engine's jobs; tests pass False and drive the jobs themselves."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if schedule:
+            engine.start()
+        try:
+            yield
+        finally:
+            if schedule:
+                engine.stop()
+
+    app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan)
+    store = engine.store
+
+    @app.get("/health")
+    def health() -> dict:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "analyzer": engine.analyzer_id,
+            "uptime_s": round(time.monotonic() - engine.started, 1),
+            "demo": engine.config.is_demo,
+            "pending": store.count_pending(engine.analyzer_id),
+            "counts": queries.counts(store),
+            "brands": [b.name for b in engine.config.brands],
+            "sources": [{"name": s.name, "kind": s.kind, "every_seconds": s.every_seconds}
+                        for s in engine.config.sources],
+            "jobs": engine.job_status(),
+        }
+
+    @app.get("/v1/posts")
+    def posts(query: Annotated[PostsQuery, Query()]) -> dict:
+        return queries.list_posts(store, query.to_filter(), query.limit, query.offset)
+
+    @app.get("/v1/posts/{post_id}")
+    def post(post_id: str) -> dict:
+        found = queries.get_post(store, post_id)
+        if found is None:
+            raise HTTPException(404, f"no post {post_id!r}")
+        return found
+
+    @app.get("/v1/trends")
+    def trends(query: Annotated[TrendsQuery, Query()]) -> dict:
+        items = queries.trends(store, query.to_filter(), query.bucket, query.by)
+        return {"bucket": query.bucket, "by": query.by, "items": items}
+
+    @app.get("/v1/export")
+    def export(query: Annotated[ExportQuery, Query()]) -> StreamingResponse:
+        reader = queries.export_reader(store, query.to_filter())
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        if query.format == "csv":
+            body, media = _csv_stream(reader), "text/csv; charset=utf-8"
+        else:
+            body, media = _parquet_stream(reader), "application/vnd.apache.parquet"
+        return StreamingResponse(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="subtext-{stamp}.{query.format}"'})
+
+    @app.post("/v1/ingest")
+    def ingest(body: IngestIn) -> dict:
+        posts = [p.to_post() for p in body.posts]
+        saved = jobs.ingest(store, posts, engine.config.brands)
+        return {"received": len(posts), "new": saved.new, "updated": saved.updated}
+
+    @app.post("/v1/analyze")
+    def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
+        return _analyze_one(engine, form)
+
+    @app.get("/v1/alerts")
+    def alerts(query: Annotated[AlertsQuery, Query()]) -> dict:
+        return queries.list_alerts(store, query.status, query.brand, query.limit, query.offset)
+
+    @app.post("/v1/alerts/{alert_id}/ack")
+    def acknowledge(alert_id: int, body: AckIn | None = None) -> dict:
+        if not store.acknowledge_alert(alert_id, body.by if body else None):
+            raise HTTPException(404, f"no alert {alert_id}")
+        return {"id": alert_id, "acknowledged": True}
+
+    @app.post("/v1/feedback", status_code=201)
+    def feedback(body: FeedbackIn) -> dict:
+        feedback_id = store.add_feedback(body.post_id, body.label, body.sarcasm, body.note,
+                                         body.reviewer)
+        if feedback_id is None:
+            raise HTTPException(404, f"no post {body.post_id!r}")
+        return {"id": feedback_id}
+
+    @app.get("/v1/runs")
+    def runs(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
+        return {"items": queries.list_runs(store, limit)}
+
+    @app.get("/v1/images/{sha256}")
+    def image(sha256: str) -> FileResponse:
+        relative = queries.image_path(store, sha256)
+        if relative is None:
+            raise HTTPException(404, f"no stored image {sha256}")
+        return FileResponse(store.data_dir / relative, media_type="image/png")
+
+    return app
+
+
+def _analyze_one(engine: Engine, form: AnalyzeForm) -> dict:
+    """Analyze one uploaded post without storing it. A bad image is reported in the evidence
+    and the text is still analyzed."""
+    note = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = None
+        if form.image is not None:
+            data = form.image.file.read(MAX_BYTES + 1)
+            try:
+                image = decode_image(data)
+                path = Path(tmp) / "image.png"
+                image.save(path)
+            except ValueError as exc:
+                note = f"image rejected: {exc}"
+        if not form.text.strip() and path is None and note is None:
+            note = "no text and no image"
+        verdict = engine.analyzer.analyze([Item(text=form.text, image=path, lang=form.lang)])[0]
+    if note:
+        verdict.evidence.setdefault("notes", []).append(note)
+    return verdict.to_dict()
+
+
+def _csv_stream(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    header = True
+    for batch in _batches(reader):
+        sink = io.BytesIO()
+        pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=header))
+        header = False
+        yield sink.getvalue()
+    if header:  # no rows: still a valid CSV with its header
+        sink = io.BytesIO()
+        pa_csv.write_csv(pa.Table.from_batches([], schema=reader.schema), sink)
+        yield sink.getvalue()
+
+
+def _parquet_stream(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    sink = _Chunks()
+    with pq.ParquetWriter(sink, reader.schema) as writer:
+        for batch in _batches(reader):
+            writer.write_batch(batch)
+            yield sink.take()
+    yield sink.take()
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only file that hands over what was written so far, for streaming Parquet."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def take(self) -> bytes:
+        out, self._parts = b"".join(self._parts), []
+        return out
