@@ -94,3 +94,16 @@ def difference_hash(image: Image.Image) -> str:
             left, right = pixels[row * 9 + col], pixels[row * 9 + col + 1]
             bits = (bits << 1) | (left > right)
     return f"{bits:016x}"
+
+
+def check_image_file(path: Path) -> str | None:
+    """Why the image file at `path` cannot be analyzed, or None when it can."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return f"larger than {MAX_BYTES} bytes"
+        decode_image(path.read_bytes())
+    except OSError as exc:
+        return f"cannot read {path.name}: {exc.strerror or exc}"
+    except ValueError as exc:
+        return str(exc)
+    return None

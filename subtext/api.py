@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from analysis.verdict import LABELS, Item
 from collectors.post import PostIn, utc_naive
 from data import queries
-from data.images import MAX_BYTES, decode_image
+from data.images import MAX_BYTES, check_image_file
 from subtext import __version__, jobs
 from subtext.engine import Engine
 
@@ -206,22 +206,19 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 def _analyze_one(engine: Engine, form: AnalyzeForm) -> dict:
     """Analyze one uploaded post without storing it. A bad image is reported in the evidence
     and the text is still analyzed."""
-    note = None
+    notes = []
     with tempfile.TemporaryDirectory() as tmp:
         path = None
         if form.image is not None:
-            data = form.image.file.read(MAX_BYTES + 1)
-            try:
-                image = decode_image(data)
-                path = Path(tmp) / "image.png"
-                image.save(path)
-            except ValueError as exc:
-                note = f"image rejected: {exc}"
-        if not form.text.strip() and path is None and note is None:
-            note = "no text and no image"
+            path = Path(tmp) / "upload"
+            path.write_bytes(form.image.file.read(MAX_BYTES + 1))
+            if reason := check_image_file(path):
+                notes.append(f"image rejected: {reason}")
+                path = None
+        if not form.text.strip() and path is None:
+            notes.append("no text and no usable image")
         verdict = engine.analyzer.analyze([Item(text=form.text, image=path, lang=form.lang)])[0]
-    if note:
-        verdict.evidence.setdefault("notes", []).append(note)
+    verdict.evidence.setdefault("notes", []).extend(notes)
     return verdict.to_dict()
 
 

@@ -1,0 +1,191 @@
+"""The command line: `python -m subtext [command]`, `up` when no command is given."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from subtext import __version__
+from subtext.config import Config, ConfigError, load
+
+DESCRIPTION = """\
+Subtext: a self-hosted brand opinion monitor that reads between the lines.
+
+With no command, starts the engine and the dashboard (`up`). With no --config, runs the bundled
+demo: two competing phone brands, English and Chinese posts, replayed over the last 30 days.
+"""
+
+COMMANDS = {
+    "up": "start the engine and the dashboard together (the default); Ctrl-C stops both",
+    "engine": "run the engine alone: scheduled collect/analyze/alert jobs and the HTTP API",
+    "dashboard": "run the Streamlit dashboard alone (a client of the engine's API)",
+    "analyze": "analyze a JSONL file of posts into a JSONL file of verdicts (no database)",
+    "collect": "run every source × brand collection once and exit (engine must be stopped)",
+    "import": "import posts from a JSONL or CSV file (through the engine when it runs)",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="subtext.toml to use (default: the bundled demo config)")
+    common.add_argument("--data-dir", metavar="PATH", default=argparse.SUPPRESS,
+                        help="where the database and images live (default: $SUBTEXT_DATA_DIR "
+                             "or [storage] data_dir or ./var)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug messages")
+    top = argparse.ArgumentParser(prog="python -m subtext", description=DESCRIPTION,
+                                  parents=[common],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"subtext {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        if name == "analyze":
+            command.add_argument("file", type=Path, help="input JSONL: one "
+                                 '{"id", "text", "image"?, "lang"?} per line')
+            command.add_argument("--out", type=Path, required=True,
+                                 help="output JSONL: one verdict (or error) per input line")
+        elif name == "collect":
+            command.add_argument("--once", action="store_true", required=True,
+                                 help="collect once and exit (scheduled collection is the "
+                                      "engine's job)")
+        elif name == "import":
+            command.add_argument("file", type=Path, help="posts as .jsonl or .csv: id, text, "
+                                 "created_at?, author?, url?, lang?, images? (paths or URLs)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load(getattr(args, "config", None), getattr(args, "data_dir", None))
+        return COMMAND_FUNCTIONS[args.command or "up"](config, args)
+    except ConfigError as exc:
+        print(f"subtext: bad config: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _forwarded(args: argparse.Namespace) -> list[str]:
+    """The global options again, for a child process."""
+    out = []
+    for option in ("config", "data_dir"):
+        if hasattr(args, option):
+            out += [f"--{option.replace('_', '-')}", str(Path(getattr(args, option)).resolve())]
+    return out
+
+
+def cmd_up(config: Config, args: argparse.Namespace) -> int:
+    from subtext.supervisor import up
+
+    if not _ports_free(config, config.api_port, config.dashboard_port):
+        return 1
+    return up(config, _forwarded(args))
+
+
+def cmd_engine(config: Config, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from data.store import StoreLocked
+    from subtext.api import create_app
+    from subtext.engine import Engine
+
+    if not _ports_free(config, config.api_port):
+        return 1
+    try:
+        engine = Engine(config)
+    except StoreLocked as exc:
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
+    uvicorn.run(create_app(engine), host=config.api_host, port=config.api_port,
+                log_level="info", timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from subtext.supervisor import dashboard_command, dashboard_env
+
+    print(f"Dashboard at http://localhost:{config.dashboard_port} "
+          f"(engine API expected at {config.api_url})", flush=True)
+    return subprocess.call(dashboard_command(config), env=dashboard_env(config))
+
+
+def cmd_analyze(config: Config, args: argparse.Namespace) -> int:
+    from analysis.base import load_analyzer
+    from subtext import batch
+
+    if not args.file.is_file():
+        print(f"subtext: no such file: {args.file}", file=sys.stderr)
+        return 2
+    analyzer = load_analyzer(config.analysis.backend)
+    failed = batch.run(analyzer, args.file, args.out, config.analysis.batch_size)
+    print(f"wrote {args.out}" + (f"; {failed} line(s) failed" if failed else ""),
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_collect(config: Config, args: argparse.Namespace) -> int:
+    from data.store import StoreLocked
+    from subtext.engine import Engine
+
+    try:
+        engine = Engine(config)
+    except StoreLocked as exc:
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
+    try:
+        results = engine.collect_all()
+    finally:
+        engine.stop()
+    failed = 0
+    for (source, brand), result in results.items():
+        if result is None:
+            failed += 1
+            print(f"{source} × {brand}: failed (see the log above)", file=sys.stderr)
+        else:
+            print(f"{source} × {brand}: {result.fetched} fetched, {result.new} new")
+    return 1 if failed else 0
+
+
+def cmd_import(config: Config, args: argparse.Namespace) -> int:
+    from data.store import StoreLocked
+    from subtext import importer
+
+    if not args.file.is_file():
+        print(f"subtext: no such file: {args.file}", file=sys.stderr)
+        return 2
+    try:
+        report = importer.run(config, args.file)
+    except (StoreLocked, ValueError, RuntimeError) as exc:
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
+    print(f"imported {report.rows - report.failed} of {report.rows} rows via {report.via}: "
+          f"{report.new} new, {report.updated} updated, {report.failed} failed")
+    return 1 if report.failed else 0
+
+
+COMMAND_FUNCTIONS = {"up": cmd_up, "engine": cmd_engine, "dashboard": cmd_dashboard,
+                     "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import}
+
+
+def _ports_free(config: Config, *ports: int) -> bool:
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.api_host, port))
+            except OSError:
+                print(f"subtext: port {port} on {config.api_host} is in use (is Subtext already "
+                      "running?). Stop it, or set another port in the config.", file=sys.stderr)
+                return False
+    return True
+

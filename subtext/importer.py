@@ -1,0 +1,122 @@
+"""`python -m subtext import FILE`: posts from JSONL or CSV into Subtext.
+
+When the engine is running it owns the database, so rows go through its ingest API (local
+image files are sent inline as data: URIs). Otherwise the store is opened directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from collectors.files import RowError, read_posts
+from collectors.images import USER_AGENT
+from collectors.post import Post
+from data.images import MAX_BYTES
+from data.store import Store
+from subtext import jobs
+from subtext.config import Config
+
+CHUNK = 200  # posts per ingest request or transaction
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: int = 0
+    via: str = "store"
+
+
+def run(config: Config, path: Path) -> ImportReport:
+    report = ImportReport()
+    rows = _chunks(_good_rows(path, report))
+    client = _engine_client(config)
+    if client is not None:
+        report.via = f"engine API at {config.api_url}"
+        with client:
+            for chunk in rows:
+                _count(report, _send(client, chunk, path.parent))
+        return report
+    with Store.open(config.data_dir) as store:
+        for chunk in rows:
+            saved = jobs.ingest(store, chunk, config.brands, base_dir=path.parent)
+            _count(report, {"new": saved.new, "updated": saved.updated})
+    return report
+
+
+def _count(report: ImportReport, saved: dict) -> None:
+    report.new += saved["new"]
+    report.updated += saved["updated"]
+
+
+def _good_rows(path: Path, report: ImportReport) -> Iterator[Post]:
+    for _, row in read_posts(path):
+        report.rows += 1
+        if isinstance(row, RowError):
+            report.failed += 1
+            print(f"{path}: {row}", file=sys.stderr)
+        else:
+            yield row
+
+
+def _chunks(posts: Iterator[Post]) -> Iterator[list[Post]]:
+    chunk: list[Post] = []
+    for post in posts:
+        chunk.append(post)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _engine_client(config: Config) -> httpx.Client | None:
+    client = httpx.Client(base_url=config.api_url, timeout=60.0,
+                          headers={"User-Agent": USER_AGENT})
+    try:
+        client.get("/health", timeout=2.0).raise_for_status()
+    except httpx.HTTPError:
+        client.close()
+        return None
+    return client
+
+
+def _send(client: httpx.Client, posts: list[Post], base_dir: Path) -> dict:
+    payload = {"posts": [_wire(post, base_dir) for post in posts]}
+    response = client.post("/v1/ingest", json=payload)
+    if response.status_code != 200:
+        raise RuntimeError(f"the engine refused the import: HTTP {response.status_code} "
+                           f"{response.text[:500]}")
+    return response.json()
+
+
+def _wire(post: Post, base_dir: Path) -> dict:
+    """A Post as the ingest API takes it; local image files become data: URIs."""
+    body = asdict(post)
+    body["id"] = body.pop("native_id")
+    body["created_at"] = post.created_at.isoformat()
+    body["images"] = [_inline(ref, base_dir) for ref in post.images]
+    del body["raw"]
+    return body
+
+
+def _inline(reference: str, base_dir: Path) -> str:
+    if reference.startswith(("http://", "https://", "data:")):
+        return reference
+    path = base_dir / reference
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return reference  # the engine will record it as rejected
+        data = path.read_bytes()
+    except OSError:
+        return reference  # unreadable: the engine records it as rejected, the post is kept
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
