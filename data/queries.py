@@ -122,6 +122,8 @@ def _decode_json(row: dict) -> dict:
 def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") -> list[dict]:
     """Post counts per time bucket, brand and key (label, emotion, sentiment or brand)."""
     where, params = f.where()
+    if f.brand is not None:  # a post about both brands counts only for the one asked for
+        where, params = f"{where} AND b.brand = ?", [*params, f.brand]
     key = TREND_KEYS[by]
     cur = store.reader().execute(
         f"""

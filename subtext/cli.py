@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         config = load(getattr(args, "config", None), getattr(args, "data_dir", None))
         return COMMAND_FUNCTIONS[args.command or "up"](config, args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -68,7 +68,8 @@ class Engine:
         self.scheduler.add_job(self.analyze_pending, "interval", id="analyze", next_run_time=now,
                                seconds=self.config.analysis.every_seconds)
         self.scheduler.add_job(self.evaluate_alerts, "interval", id="alerts",
-                               seconds=self.config.alerts.every_seconds)
+                               seconds=self.config.alerts.every_seconds,
+                               next_run_time=now + timedelta(seconds=3))
         self.scheduler.start()
         log.info("engine started: %d sources × %d brands, analyzer %s, data in %s",
                  len(self.config.sources), len(self.config.brands), self.analyzer_id,

@@ -41,9 +41,11 @@ def run(config: Config, path: Path) -> ImportReport:
     client = _engine_client(config)
     if client is not None:
         report.via = f"engine API at {config.api_url}"
-        with client:
+        try:
             for chunk in rows:
                 _count(report, _send(client, chunk, path.parent))
+        finally:
+            client.close()
         return report
     with Store.open(config.data_dir) as store:
         for chunk in rows:

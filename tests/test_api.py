@@ -132,6 +132,13 @@ def test_trends_count_every_post_per_brand(api):
     assert sarcastic == sum(len(p["brands"]) for p in posts if p["label"] == "sarcastic")
 
 
+def test_trends_of_one_brand_count_only_that_brand(api):
+    body = api.get("/v1/trends", params={"brand": "Voltra", "by": "label"}).json()
+    assert {row["brand"] for row in body["items"]} == {"Voltra"}
+    assert sum(r["count"] for r in body["items"]) == sum(
+        "Voltra" in p["brands"] for p in all_posts(api))
+
+
 def test_trends_by_hour_respect_since(api):
     since = (NOW - timedelta(days=1)).isoformat()
     body = api.get("/v1/trends", params={"bucket": "hour", "since": since}).json()

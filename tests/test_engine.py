@@ -1,0 +1,113 @@
+"""The scheduler's jobs: they run, record themselves, and survive failures."""
+
+import json
+import time
+
+from collectors.base import Page
+from collectors.replay import ReplayCollector
+from data import queries
+from subtext.engine import Engine
+
+
+def runs(engine):
+    return queries.list_runs(engine.store, 100)
+
+
+def test_collect_analyze_alert_cycle_is_recorded(engine):
+    engine.collect_all()
+    engine.analyze_pending()
+    engine.evaluate_alerts()
+    by_job = {}
+    for run in runs(engine):
+        by_job.setdefault(run["job"], []).append(run)
+    assert {r["brand"] for r in by_job["collect"]} == {"Nimbus", "Voltra"}
+    nimbus = next(r for r in by_job["collect"] if r["brand"] == "Nimbus")
+    assert (nimbus["fetched"], nimbus["new"], nimbus["status"]) == (2, 2, "ok")
+    assert by_job["analyze"][0]["new"] == 4
+    assert by_job["alerts"][0]["new"] >= 1
+    assert engine.store.count_pending(engine.analyzer_id) == 0
+
+
+def test_recollecting_never_duplicates_and_the_trickle_adds(engine):
+    engine.collect_all()
+    first = queries.counts(engine.store)["posts"]
+    assert first == 4  # r4 mentions both brands: collected twice, stored once
+    engine.collect_all()  # after the back-fill: each brand trickles 2 new posts
+    assert queries.counts(engine.store)["posts"] == first + 4
+    cursor = json.loads(engine.store.get_cursor("replay", "Nimbus"))
+    assert cursor["sent"] == 2
+
+
+def test_idle_analysis_is_not_recorded(engine):
+    engine.analyze_pending()
+    engine.evaluate_alerts()
+    assert runs(engine) == []
+
+
+def test_alerts_are_raised_once(engine):
+    engine.collect_all()
+    engine.analyze_pending()
+    engine.evaluate_alerts()
+    engine.evaluate_alerts()
+    alerts = queries.list_alerts(engine.store)["items"]
+    assert [a["post_id"] for a in alerts] == ["replay:r3"]
+
+
+class Exploding:
+    def collect(self, brand, cursor):
+        raise ConnectionError("source is down")
+
+
+def test_a_failing_collector_is_recorded_and_others_keep_running(config, replay_file):
+    engine = Engine(config, collectors={"replay": Exploding()})
+    try:
+        assert engine.collect("replay", "Nimbus") is None
+        failed = runs(engine)[0]
+        assert failed["status"] == "failed" and failed["errors"] == 1
+        assert failed["last_error"] == "ConnectionError: source is down"
+        assert engine.store.get_cursor("replay", "Nimbus") is None  # cursor did not move
+        engine.collectors["replay"] = ReplayCollector("replay", replay_file)
+        assert engine.collect("replay", "Nimbus").new == 2
+    finally:
+        engine.stop()
+
+
+class BadPage:
+    """Returns a post whose timestamp the database rejects: the page fails as a whole."""
+
+    def collect(self, brand, cursor):
+        from collectors.post import Post
+        return Page(posts=[Post("replay", "x", "Nimbus!", created_at="garbage")], cursor="next",
+                    fetched=1)
+
+
+def test_a_failed_page_keeps_the_old_cursor(config):
+    engine = Engine(config, collectors={"replay": BadPage()})
+    try:
+        engine.store.set_cursor("replay", "Nimbus", "before")
+        assert engine.collect("replay", "Nimbus") is None
+        assert engine.store.get_cursor("replay", "Nimbus") == "before"
+    finally:
+        engine.stop()
+
+
+def test_scheduler_runs_the_jobs(config):
+    engine = Engine(config)
+    try:
+        engine.start()
+        jobs = {j["id"] for j in engine.job_status()}
+        assert jobs == {"collect:replay:Nimbus", "collect:replay:Voltra", "analyze", "alerts"}
+        for job in engine.scheduler.get_jobs():
+            assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time == 30
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done = {r["job"] for r in runs(engine)}
+            if {"collect", "analyze"} <= done and not engine.store.count_pending(
+                    engine.analyzer_id):
+                break
+            time.sleep(0.2)
+        assert {"collect", "analyze"} <= {r["job"] for r in runs(engine)}
+        assert queries.counts(engine.store)["verdicts"] == 4
+    finally:
+        engine.stop()
+    assert not engine.scheduler.running
