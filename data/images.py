@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +57,11 @@ def store_image(data_dir: Path, data: bytes, reference: str | None = None) -> Im
     target = data_dir / relative
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        # A unique temp name: two jobs may store the same meme at once. The rename is atomic,
+        # so a crash never leaves half a file under the final name.
+        tmp = target.with_name(f".{digest}.{uuid.uuid4().hex}.tmp")
         image.save(tmp, format="PNG", optimize=True)
-        tmp.replace(target)  # atomic: a crash never leaves half a file under the final name
+        tmp.replace(target)
     return ImageRecord(sha256=digest, status="ok", url=reference, width=image.width,
                        height=image.height, phash=difference_hash(image),
                        path=relative.as_posix(), bytes=len(data))

@@ -25,7 +25,8 @@ def dashboard_command(config: Config) -> list[str]:
             "--server.address", config.api_host,
             "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
-            "--global.showWarningOnDirectExecution", "false"]
+            "--global.showWarningOnDirectExecution", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def dashboard_env(config: Config) -> dict[str, str]:

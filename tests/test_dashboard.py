@@ -1,0 +1,363 @@
+"""The dashboard against a real engine API served over HTTP on 127.0.0.1 (Streamlit's AppTest
+runs the pages in-process; the pages reach the engine only through httpx), plus the pure chart
+and frame builders with small data frames."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+from streamlit.testing.v1 import AppTest
+
+from dashboard import charts, frames
+from dashboard.client import ApiError, Client, EngineDown
+from subtext.api import create_app
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PAGES = ["pages/trends.py", "pages/alerts.py", "pages/explore.py", "pages/health.py"]
+SARCASTIC = "伏特拉真厉害，让我三天没睡着 🙂"
+
+
+# -- helpers: a real engine API on a free port ---------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(app, timeout: float = 10.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="engine-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the engine API did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+
+
+def load(engine) -> None:
+    """What the `loaded` fixture does: collect the replay posts, analyze, route alerts."""
+    engine.collect_all()
+    engine.analyze_pending()
+    engine.evaluate_alerts()
+
+
+@pytest.fixture
+def api_url(engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    load(engine)
+    with serve(create_app(engine, schedule=False)) as url:
+        monkeypatch.setenv("SUBTEXT_API_URL", url)
+        yield url
+
+
+@pytest.fixture
+def empty_api_url(engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with serve(create_app(engine, schedule=False)) as url:
+        monkeypatch.setenv("SUBTEXT_API_URL", url)
+        yield url
+
+
+@pytest.fixture
+def down_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("SUBTEXT_API_URL", url)
+    return url
+
+
+def run_page(page: str | None = None) -> AppTest:
+    """Run the app (with its st.navigation) and switch to `page`; fail on any exception."""
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a user reads: markdown, captions, alerts, titles and metric labels/values."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "title",
+                                  "subheader") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def plotly_specs(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def unescape(markdown: str) -> str:
+    return markdown.replace("\\", "")
+
+
+# -- pages against the real engine ---------------------------------------------------------
+
+def test_trends_page_charts_brands_and_kpis(api_url):
+    at = run_page()
+    assert at.title[0].value == "Trends"
+    assert at.multiselect[0].value == ["Nimbus", "Voltra"]
+    specs = plotly_specs(at)
+    assert len(specs) == 3  # volume, emotion mix, label mix
+    assert all("Nimbus" in spec and "Voltra" in spec for spec in specs)
+    shown = texts(at)
+    assert "Nimbus" in shown and "Voltra" in shown
+    # Voltra in the last 7 d: negative, sarcastic and neutral posts -> a third each.
+    voltra = {m.label: m.value for m in at.metric[3:6]}
+    assert voltra == {"Posts (7 d)": "3", "% negative": "33%", "% sarcastic": "33%"}
+
+
+def test_trends_brand_selection_narrows_the_charts(api_url):
+    at = run_page()
+    at.multiselect[0].set_value(["Nimbus"]).run()
+    assert not at.exception
+    assert all("Voltra" not in spec for spec in plotly_specs(at))
+    at.segmented_control[0].set_value("24 h").run()
+    # Only the comparison post is less than a day old.
+    assert [m.value for m in at.metric[:1]] == ["1"]
+
+
+def test_trends_empty_state(empty_api_url):
+    at = run_page()
+    assert not plotly_specs(at)
+    assert "No posts yet" in at.info[0].value
+    assert "python -m subtext import FILE" in at.info[0].value
+
+
+def test_alerts_page_shows_the_sarcastic_post_and_acknowledges_it(api_url):
+    at = run_page("pages/alerts.py")
+    shown = unescape(texts(at))
+    assert SARCASTIC in shown
+    assert "Disguised criticism" in shown and "小王" in shown
+    # The post's picture, fetched through the client (the browser may not reach the engine).
+    assert len(at.image) == 1 and at.image[0].value[0].startswith("/mock/media/")
+
+    at.text_input(key="ack_by").set_value("pr-desk")
+    at.button(key="ack-1").click().run()
+    assert not at.exception
+    assert httpx.get(f"{api_url}/v1/alerts", params={"status": "open"}).json()["total"] == 0
+    acknowledged = httpx.get(f"{api_url}/v1/alerts", params={"status": "acknowledged"}).json()
+    assert acknowledged["items"][0]["acknowledged_by"] == "pr-desk"
+    assert "No open alerts" in at.info[0].value  # the page reran without the alert
+
+
+def test_alerts_acknowledged_view(api_url):
+    Client(api_url).acknowledge(1, by="ann")
+    at = run_page("pages/alerts.py")
+    assert "No open alerts" in at.info[0].value
+    at.segmented_control[0].set_value("Acknowledged").run()
+    shown = unescape(texts(at))
+    assert SARCASTIC in shown and "Acknowledged by ann" in shown
+    assert not at.button  # nothing left to acknowledge
+
+
+@pytest.mark.parametrize(("widget", "value", "ids"), [
+    ("Label", "sarcastic", ["replay:r3"]),
+    ("Brand", "Nimbus", ["replay:r4", "replay:r1"]),
+    ("Language", "zh", ["replay:r3"]),
+])
+def test_explore_filters_select_exactly_the_matching_posts(api_url, widget, value, ids):
+    at = run_page("pages/explore.py")
+    assert "**4** posts match" in [m.value for m in at.markdown]
+    next(s for s in at.selectbox if s.label == widget).set_value(value).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == ids
+    assert f"**{len(ids)}** post" in "\n".join(m.value for m in at.markdown)
+    assert [b.label for b in at.download_button] == ["CSV", "Parquet"]
+
+
+def test_explore_sarcasm_confidence_and_text_filters(api_url):
+    at = run_page("pages/explore.py")
+    at.segmented_control[0].set_value("No").run()
+    assert sorted(at.dataframe[0].value["id"]) == ["replay:r1", "replay:r2", "replay:r4"]
+    at.slider[0].set_value(0.9).run()  # only the sarcastic post is this sure
+    assert "No posts match" in at.info[0].value and not at.dataframe
+    at.segmented_control[0].set_value("Any").run()
+    assert list(at.dataframe[0].value["id"]) == ["replay:r3"]
+    at.slider[0].set_value(0.0).run()
+    at.text_input[0].set_value("BATTERY").run()  # case-insensitive
+    assert list(at.dataframe[0].value["id"]) == ["replay:r2"]
+
+
+def test_explore_date_range_excludes_older_posts(api_url):
+    at = run_page("pages/explore.py")
+    today = pd.Timestamp.now(tz="UTC").date()
+    at.date_input[0].set_value((today - pd.Timedelta(days=1), today)).run()
+    # From yesterday 00:00 UTC: r4 (0.5 d old) is in, r2 (2.25 d) and r1 (3.5 d) are out;
+    # r3 (1.5 d) depends on the time of day, so it is not checked.
+    ids = set(at.dataframe[0].value["id"])
+    assert "replay:r4" in ids and "replay:r1" not in ids and "replay:r2" not in ids
+
+
+def test_health_page_lists_runs(api_url):
+    at = run_page("pages/health.py")
+    shown = texts(at)
+    assert "lite@0.1" in shown and "Pending analysis 0" in shown
+    runs = at.dataframe[0].value
+    assert {"collect", "analyze", "alerts"} <= set(runs["job"])
+    assert (runs["status"] == "ok").all() and not at.warning
+    assert "No jobs scheduled" in shown  # schedule=False
+
+
+def test_health_page_lists_scheduled_jobs(api_url, engine):
+    engine.start()  # the `engine` fixture stops it
+    at = run_page("pages/health.py")
+    jobs = at.dataframe[0].value
+    assert {"collect:replay:Nimbus", "collect:replay:Voltra", "analyze", "alerts"} <= set(
+        jobs["id"])
+    assert jobs["next_run"].str.contains(" UTC ").all()
+
+
+def test_health_page_highlights_failed_runs(api_url, engine):
+    started = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+    engine.store.record_run("collect", "replay", "Nimbus", started, errors=1,
+                            error="ConnectError: refused")
+    at = run_page("pages/health.py")
+    assert "1 of the last" in at.warning[0].value
+    runs = at.dataframe[0].value
+    assert runs.iloc[0]["last_error"] == "ConnectError: refused"
+
+
+@pytest.mark.parametrize("page", [None, *PAGES[1:]])
+def test_every_page_says_when_the_engine_is_down(down_url, page):
+    at = run_page(page)
+    errors = [e.value for e in at.error]
+    message = (f"The Subtext engine is not reachable at {down_url}. Start it with "
+               "`python -m subtext` (or `python -m subtext engine`).")
+    assert message in errors
+    assert not plotly_specs(at) and not at.dataframe and not at.metric
+
+
+def test_sidebar_shows_engine_status(api_url):
+    # AppTest reruns only the page script after the first run under st.navigation, so the
+    # sidebar (drawn by app.py) is checked on the first run; the browser test checks it live.
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert [e.value for e in at.sidebar.success] == ["Engine: up"]
+    status = at.sidebar.caption[0].value
+    assert "lite@0.1" in status and "Open alerts: **1**" in status
+
+
+def test_sidebar_shows_engine_down(down_url):
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert [e.value for e in at.sidebar.error] == ["Engine: down"]
+    assert down_url in at.sidebar.caption[0].value
+
+
+# -- the client ------------------------------------------------------------------------------
+
+def test_client_reports_api_validation_errors(api_url):
+    with pytest.raises(ApiError) as raised:
+        Client().posts(label="bogus")
+    assert raised.value.status == 422
+    assert raised.value.detail.startswith("label: Input should be 'positive'")
+
+
+def test_client_acknowledges_without_a_name(api_url):
+    assert Client().acknowledge(1) == {"id": 1, "acknowledged": True}
+    assert Client().alerts("acknowledged")["items"][0]["acknowledged_by"] is None
+    with pytest.raises(ApiError, match="no alert 99"):
+        Client().acknowledge(99)
+
+
+def test_client_engine_down(down_url):
+    with pytest.raises(EngineDown, match="not reachable"):
+        Client().health()
+
+
+def test_client_export_uses_the_same_filter(api_url):
+    csv = Client().export("csv", label="sarcastic").decode()
+    assert SARCASTIC in csv and "Nimbus 7" not in csv
+    assert Client().export("parquet", label="sarcastic").startswith(b"PAR1")
+
+
+# -- pure chart and frame builders -----------------------------------------------------------
+
+def trends(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    return frames.trends_frame([{"bucket": b, "brand": br, "key": k, "count": c}
+                                for b, br, k, c in rows])
+
+
+LABEL_ROWS = [
+    ("2026-01-01T00:00:00Z", "A", "positive", 3), ("2026-01-01T00:00:00Z", "A", "negative", 1),
+    ("2026-01-01T00:00:00Z", "B", "sarcastic", 2), ("2026-01-03T00:00:00Z", "A", "neutral", 2),
+    ("2026-01-03T00:00:00Z", "B", "pending", 1), ("2026-01-03T00:00:00Z", "B", "negative", 3),
+]
+
+
+def test_shares_sum_to_one_per_bucket_and_brand():
+    data = charts.shares(trends(LABEL_ROWS), ["bucket", "brand"])
+    sums = data.groupby(["bucket", "brand"])["share"].sum()
+    assert len(sums) == 4 and sums.round(9).eq(1).all()
+    a_first = data[(data["brand"] == "A") & (data["key"] == "positive")]["share"]
+    assert a_first.tolist() == [0.75]
+
+
+def test_label_share_figure_colors_are_fixed_per_label():
+    figure = charts.label_share_figure(trends(LABEL_ROWS))
+    colors = {trace.name: trace.marker.color for trace in figure.data}
+    assert colors == {k: charts.LABEL_COLORS[k]
+                      for k in ("negative", "sarcastic", "neutral", "positive", "pending")}
+    assert colors["negative"] == "#d62728" and colors["sarcastic"] == "#8e44ad"
+    assert figure.layout.barmode == "stack"
+    assert {a.text for a in figure.layout.annotations} == {"A", "B"}
+
+
+def test_volume_fills_quiet_buckets_with_zero():
+    data = charts.volume(trends(LABEL_ROWS), "day")
+    a = data[data["brand"] == "A"].set_index("bucket")["count"]
+    assert a.tolist() == [4, 0, 2]  # Jan 1, the quiet Jan 2, Jan 3
+    figure = charts.volume_figure(trends(LABEL_ROWS), "day")
+    assert sorted(trace.name for trace in figure.data) == ["A", "B"]
+    assert list(figure.data[0].y) == [4, 0, 2]
+
+
+def test_emotion_figure_one_bar_per_brand_with_fixed_colors():
+    rows = [("2026-01-01T00:00:00Z", "A", "joy", 3), ("2026-01-02T00:00:00Z", "A", "anger", 1),
+            ("2026-01-01T00:00:00Z", "B", "anger", 2), ("2026-01-01T00:00:00Z", "B", "new", 2)]
+    figure = charts.emotion_figure(trends(rows))
+    by_name = {trace.name: trace for trace in figure.data}
+    assert list(by_name) == ["anger", "joy", "new"]  # fixed order, unknown keys last
+    assert by_name["anger"].marker.color == charts.EMOTION_COLORS["anger"]
+    assert dict(zip(by_name["anger"].y, by_name["anger"].x, strict=True)) == {"A": 0.25, "B": 0.5}
+
+
+def test_kpis_shares_of_analyzed_posts_and_previous_period():
+    current = trends(LABEL_ROWS)
+    previous = trends([("2025-12-25T00:00:00Z", "B", "negative", 1)])
+    table = frames.kpis(current, previous, ["A", "B"])
+    assert table.loc["A", "posts"] == 6 and table.loc["A", "negative"] == pytest.approx(1 / 6)
+    # B: 6 posts, 1 pending -> shares of the 5 analyzed.
+    assert table.loc["B", "negative"] == pytest.approx(3 / 5)
+    assert table.loc["B", "sarcastic"] == pytest.approx(2 / 5)
+    assert table.loc["B", "prev_posts"] == 1 and table.loc["B", "prev_negative"] == 1
+    assert table.loc["A", "prev_posts"] == 0 and pd.isna(table.loc["A", "prev_negative"])
+
+
+def test_empty_trends_make_empty_frames():
+    empty = frames.trends_frame([])
+    assert list(empty.columns) == frames.TREND_COLUMNS and empty.empty
+    assert charts.volume(empty, "hour").empty
+
+
+def test_time_display():
+    now = pd.Timestamp("2026-01-03T12:00:00Z")
+    assert frames.when("2026-01-03T09:00:00Z", now) == "2026-01-03 09:00 UTC (3 h ago)"
+    assert frames.when("2026-01-03T12:00:30+00:00", now).endswith("(in 30 s)")
+    assert frames.when(None) == "–"
