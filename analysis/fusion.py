@@ -1,0 +1,127 @@
+"""Fusion: the per-modality signals of one post become one verdict. Pure functions of plain
+values, so every rule is tested with hand-made inputs.
+
+The core pattern is disguised criticism: the words praise while the picture mocks (a caption
+that complains, a miserable face). That incongruity raises the sarcasm score on top of what the
+text head and the cues already say; sarcastic praise counts as negative intent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from analysis.verdict import EMOTIONS, SENTIMENTS
+
+# How much each source of sarcasm evidence counts (noisy-or); set by hand on the demo's
+# contrasting pairs, since no labelled image+text data is available offline.
+CAPTION_SARCASM_WEIGHT = 0.6
+INCONGRUITY_WEIGHT = 0.9
+CAPTION_SENTIMENT_WEIGHT = 0.35  # the caption is part of the message, but the post leads
+FACE_SENTIMENT_WEIGHT = 0.15
+FACE_EMOTIONS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy",
+                 "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+
+
+class Scores(Protocol):
+    """What the text model gives for one text (the post, or an image's caption)."""
+
+    sentiment: dict[str, float]
+    emotion: dict[str, float]
+    sarcasm: float
+    cues: list[str]
+    lang: str
+
+
+@dataclass
+class Fused:
+    label: str
+    sentiment: str
+    sarcasm: bool
+    sarcasm_score: float
+    emotion: str
+    emotions: dict[str, float]
+    confidence: float  # raw; the analyzer maps it through the calibration table
+    polarity: dict[str, float | None] = field(default_factory=dict)
+    incongruity: float = 0.0
+
+
+def polarity(scores: Scores) -> float:
+    """-1 (all negative) .. +1 (all positive)."""
+    return scores.sentiment.get("positive", 0.0) - scores.sentiment.get("negative", 0.0)
+
+
+def image_polarity(caption: Scores | None, face_polarity: float | None) -> float | None:
+    """What the picture says, caption first: faces in memes are often cartoons and weaker."""
+    parts = []
+    if caption is not None:
+        parts.append((polarity(caption), 2.0))
+    if face_polarity is not None:
+        parts.append((face_polarity, 1.0))
+    if not parts:
+        return None
+    return sum(p * w for p, w in parts) / sum(w for _, w in parts)
+
+
+def incongruity(text_polarity: float, picture_polarity: float | None) -> float:
+    """Praise in the words against misery or mockery in the picture, 0..1."""
+    if picture_polarity is None:
+        return 0.0
+    return max(0.0, text_polarity) * max(0.0, -picture_polarity)
+
+
+def fuse(text: Scores, caption: Scores | None = None, face_polarity: float | None = None,
+         face_emotions: dict[str, float] | None = None) -> Fused:
+    text_pol = polarity(text)
+    picture_pol = image_polarity(caption, face_polarity)
+    clash = incongruity(text_pol, picture_pol)
+    caption_sarcasm = caption.sarcasm if caption is not None else 0.0
+    sarcasm_score = 1 - ((1 - text.sarcasm) * (1 - CAPTION_SARCASM_WEIGHT * caption_sarcasm)
+                         * (1 - INCONGRUITY_WEIGHT * clash))
+    sentiment = _mix([(text.sentiment, 1.0),
+                      (caption.sentiment if caption else None, CAPTION_SENTIMENT_WEIGHT),
+                      (_face_sentiment(face_polarity), FACE_SENTIMENT_WEIGHT)], SENTIMENTS)
+    # Four outcomes: sarcastic, or sincere with one of three polarities.
+    outcomes = {"sarcastic": sarcasm_score,
+                **{k: (1 - sarcasm_score) * v for k, v in sentiment.items()}}
+    label = max(outcomes, key=outcomes.get)
+    intended = "negative" if label == "sarcastic" else label
+    emotions = _emotions(text, caption, face_emotions, sarcastic=label == "sarcastic")
+    return Fused(
+        label=label, sentiment=intended, sarcasm=label == "sarcastic",
+        sarcasm_score=round(sarcasm_score, 4),
+        emotion=max(emotions, key=emotions.get), emotions=emotions,
+        confidence=round(outcomes[label], 4),
+        polarity={"text": round(text_pol, 3),
+                  "caption": round(polarity(caption), 3) if caption else None,
+                  "faces": round(face_polarity, 3) if face_polarity is not None else None},
+        incongruity=round(clash, 4),
+    )
+
+
+def _face_sentiment(face_polarity: float | None) -> dict[str, float] | None:
+    if face_polarity is None:
+        return None
+    return {"positive": max(0.0, face_polarity), "negative": max(0.0, -face_polarity),
+            "neutral": 1 - abs(face_polarity)}
+
+
+def _mix(parts: list[tuple[dict[str, float] | None, float]], keys: tuple[str, ...]
+         ) -> dict[str, float]:
+    present = [(d, w) for d, w in parts if d]
+    total = sum(w for _, w in present)
+    return {k: sum(d.get(k, 0.0) * w for d, w in present) / total for k in keys}
+
+
+def _emotions(text: Scores, caption: Scores | None, faces: dict[str, float] | None,
+              sarcastic: bool) -> dict[str, float]:
+    face = {FACE_EMOTIONS[k]: v for k, v in faces.items() if k in FACE_EMOTIONS} if faces else None
+    mixed = _mix([(text.emotion, 1.0), (caption.emotion if caption else None, 0.35),
+                  (face, 0.15)], EMOTIONS)
+    if sarcastic:
+        # Sarcastic praise is not joy: its mass goes to the contempt it expresses.
+        joy = mixed["joy"]
+        mixed = {**mixed, "joy": 0.0, "disgust": mixed["disgust"] + joy * 0.5,
+                 "anger": mixed["anger"] + joy * 0.5}
+    total = sum(mixed.values()) or 1.0
+    return {k: round(v / total, 4) for k, v in mixed.items()}

@@ -1,0 +1,97 @@
+"""Fusion and explanations on hand-made contrasting pairs."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from analysis.explain import Evidence, explain
+from analysis.fusion import fuse, incongruity
+
+NEUTRAL_EMOTIONS = {"anger": 0.05, "disgust": 0.05, "fear": 0.05, "joy": 0.1, "sadness": 0.05,
+                    "surprise": 0.05, "neutral": 0.65}
+
+
+@dataclass
+class S:
+    sentiment: dict
+    sarcasm: float = 0.05
+    emotion: dict = field(default_factory=lambda: dict(NEUTRAL_EMOTIONS))
+    cues: list = field(default_factory=list)
+    lang: str = "en"
+
+
+PRAISE = S({"positive": 0.9, "negative": 0.03, "neutral": 0.07},
+           emotion={**NEUTRAL_EMOTIONS, "joy": 0.8, "neutral": 0.0})
+COMPLAINT = S({"positive": 0.05, "negative": 0.85, "neutral": 0.1},
+              emotion={**NEUTRAL_EMOTIONS, "sadness": 0.6, "neutral": 0.1})
+CALM = S({"positive": 0.1, "negative": 0.1, "neutral": 0.8})
+
+
+def test_praise_alone_is_positive():
+    fused = fuse(PRAISE)
+    assert fused.label == "positive" and not fused.sarcasm and fused.emotion == "joy"
+    assert fused.confidence > 0.8 and fused.incongruity == 0
+
+
+def test_praise_against_a_complaining_caption_is_sarcastic():
+    fused = fuse(PRAISE, caption=COMPLAINT)
+    assert fused.label == "sarcastic" and fused.sentiment == "negative"
+    assert fused.incongruity > 0.5 and fused.sarcasm_score > fuse(PRAISE).sarcasm_score
+    assert fused.emotions["joy"] == 0 and fused.emotion in ("anger", "disgust", "sadness")
+
+
+def test_praise_against_a_miserable_face_is_sarcastic():
+    assert fuse(PRAISE, face_polarity=-0.9).label == "sarcastic"
+    assert fuse(PRAISE, face_polarity=0.8).label == "positive"  # a happy face agrees
+
+
+def test_agreeing_caption_keeps_the_praise_sincere():
+    fused = fuse(PRAISE, caption=PRAISE)
+    assert fused.label == "positive" and fused.incongruity == 0
+
+
+def test_complaint_with_a_complaining_caption_is_plain_negative():
+    fused = fuse(COMPLAINT, caption=COMPLAINT)
+    assert fused.label == "negative" and fused.sentiment == "negative"
+
+
+def test_text_sarcasm_alone_is_enough():
+    fused = fuse(S(PRAISE.sentiment, sarcasm=0.85, cues=["🙄"]))
+    assert fused.label == "sarcastic" and fused.confidence == pytest.approx(0.85, abs=0.01)
+
+
+@pytest.mark.parametrize("text_pol, picture_pol, expected", [
+    (0.9, -0.8, 0.72), (0.9, 0.5, 0.0), (-0.5, -0.8, 0.0), (0.9, None, 0.0)])
+def test_incongruity(text_pol, picture_pol, expected):
+    assert incongruity(text_pol, picture_pol) == pytest.approx(expected)
+
+
+def test_probabilities_are_distributions():
+    fused = fuse(PRAISE, caption=COMPLAINT, face_polarity=-0.5,
+                 face_emotions={"sad": 0.7, "neutral": 0.3})
+    assert sum(fused.emotions.values()) == pytest.approx(1, abs=1e-3)
+    assert 0 <= fused.confidence <= 1 and 0 <= fused.sarcasm_score <= 1
+
+
+def test_chinese_explanation_names_caption_face_and_words():
+    text = "这产品真厉害，让我三天没睡着"
+    sentence = explain(Evidence(lang="zh", label="sarcastic", text=text, caption="熊猫眼",
+                                caption_polarity=-0.6, face="sad", face_polarity=-0.8))
+    assert "真厉害" in sentence and "没睡着" in sentence and "熊猫眼" in sentence
+    assert "痛苦" in sentence and sentence.endswith("反讽，实为负面。")
+
+
+def test_english_explanation_of_a_meme():
+    sentence = explain(Evidence(lang="en", label="sarcastic",
+                                text="Love how the Voltra X2 keeps my hands warm",
+                                caption="THIS IS FINE", caption_polarity=-0.4, cues=["🙄"]))
+    assert sentence.startswith("The post praises ('love')")
+    assert "'THIS IS FINE'" in sentence and "'🙄'" in sentence
+    assert sentence.endswith("sarcastic, negative.")
+
+
+def test_plain_explanations_in_both_languages():
+    assert explain(Evidence("en", "negative", "Battery drains fast, terrible")) == (
+        "The post reads negative ('terrible', 'drains').")
+    assert explain(Evidence("zh", "positive", "拍照很棒，推荐")) == "帖子整体正面（'棒', '推荐'）。"
+    assert "low confidence" in explain(Evidence("en", "neutral", "", empty=True))
