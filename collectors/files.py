@@ -1,4 +1,4 @@
-"""Reading posts from JSONL or CSV files (the import command and, later, a drop folder).
+"""Reading posts from JSONL or CSV files (the import command and the drop folder).
 
 Each row is validated like an API ingest; a bad row yields its line number and the reason, and
 the rows after it are still read.
@@ -28,8 +28,9 @@ class RowError:
         return f"line {self.line}: {self.reason}"
 
 
-def read_posts(path: Path) -> Iterator[tuple[int, Post | RowError]]:
-    """Yield (line number, Post or RowError) for each row of a .jsonl/.json or .csv file."""
+def read_posts(path: Path, source: str = "import") -> Iterator[tuple[int, Post | RowError]]:
+    """Yield (line number, Post or RowError) for each row of a .jsonl/.json or .csv file.
+    `source` is the source of rows that do not name one."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         rows = _jsonl_rows(path)
@@ -41,7 +42,7 @@ def read_posts(path: Path) -> Iterator[tuple[int, Post | RowError]]:
         if isinstance(row, RowError):
             yield line, row
         else:
-            yield line, _validate(line, row)
+            yield line, _validate(line, {"source": source, **row})
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:

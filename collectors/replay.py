@@ -16,6 +16,7 @@ from collectors.query import matches
 
 
 class ReplayCollector:
+    local_images = True  # the bundled images sit beside the replay file
     def __init__(self, name: str, file: str | Path, backfill_days: float = 30, trickle: int = 3,
                  now=utcnow):
         self.file = Path(file)  # relative to the working directory, the project root

@@ -207,3 +207,21 @@ def counts(store: Store) -> dict:
                   (SELECT count(*) FROM feedback)""").fetchone()
     keys = ("posts", "verdicts", "images", "images_rejected", "open_alerts", "feedback")
     return dict(zip(keys, row, strict=True))
+
+
+def source_states(store: Store) -> list[dict]:
+    """Each source × brand that has run: consecutive failures, back-off, last error, and its
+    latest collect run's counts (the Health page's sources table)."""
+    cur = store.reader().execute(
+        """
+        SELECT s.source, s.brand, s.failures, s.skip_until, s.last_run_at, s.last_ok_at,
+               s.last_error, r.status AS last_status, r.fetched, r.matched, r.new, r.errors,
+               date_diff('millisecond', r.started_at, r.ended_at) / 1000.0 AS duration_s
+          FROM source_state s
+          LEFT JOIN (SELECT * FROM collector_runs WHERE job = 'collect'
+                     QUALIFY row_number() OVER (PARTITION BY source, brand
+                                                ORDER BY id DESC) = 1) r
+            ON r.source = s.source AND r.brand = s.brand
+         ORDER BY s.source, s.brand
+        """)
+    return _rows(cur)

@@ -115,6 +115,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX posts_created ON posts (created_at);
     """,
+    # 2: what collect runs need: how many fetched items matched a brand, and each source ×
+    # brand's health (consecutive failures, back-off) for the scheduler and /health
+    """
+    ALTER TABLE collector_runs ADD COLUMN matched INTEGER DEFAULT 0;
+    CREATE TABLE source_state (
+        source       VARCHAR NOT NULL,
+        brand        VARCHAR NOT NULL,
+        failures     INTEGER NOT NULL,          -- consecutive failed runs; 0 after a good one
+        skip_until   TIMESTAMP,                 -- backing off: runs before this are skipped
+        last_run_at  TIMESTAMP NOT NULL,
+        last_ok_at   TIMESTAMP,
+        last_error   VARCHAR,                   -- of the last failed run
+        PRIMARY KEY (source, brand)
+    );
+    """,
 ]
 
 

@@ -43,6 +43,15 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class SourceState:
+    """How a source × brand has been doing: consecutive failures and any back-off."""
+
+    failures: int
+    skip_until: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class Saved:
     new: int = 0
     updated: int = 0
@@ -246,15 +255,47 @@ class Store:
 
     def record_run(self, job: str, source: str | None, brand: str | None,
                    started_at: datetime, *, fetched: int = 0, new: int = 0, errors: int = 0,
-                   error: str | None = None) -> int:
-        """One finished run of a job: what it fetched, what was new, and why it failed."""
+                   error: str | None = None, matched: int = 0, failed: bool | None = None) -> int:
+        """One finished run of a job: what it fetched, matched and stored new, and the last
+        error. A run fails when it raised; `error` alone (an item's) does not fail it when
+        `failed` is given as False."""
+        failed = bool(error) if failed is None else failed
         with self._transaction() as cur:
             return cur.execute(
                 """INSERT INTO collector_runs (job, source, brand, started_at, ended_at,
-                                              fetched, new, errors, status, last_error)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                                              fetched, new, errors, status, last_error, matched)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 [job, source, brand, started_at, utcnow(), fetched, new, errors,
-                 "failed" if error else "ok", error]).fetchone()[0]
+                 "failed" if failed else "ok", error, matched]).fetchone()[0]
+
+    def known_posts(self, ids: list[str]) -> set[str]:
+        """Which of these post ids are stored already."""
+        if not ids:
+            return set()
+        rows = self.reader().execute("SELECT id FROM posts WHERE list_contains(?, id)",
+                                     [ids]).fetchall()
+        return {r[0] for r in rows}
+
+    def source_state(self, source: str, brand: str) -> SourceState | None:
+        row = self.reader().execute(
+            """SELECT failures, skip_until, last_error FROM source_state
+                WHERE source = ? AND brand = ?""", [source, brand]).fetchone()
+        return SourceState(*row) if row else None
+
+    def set_source_state(self, source: str, brand: str, failures: int,
+                         skip_until: datetime | None = None, error: str | None = None) -> None:
+        """After a collect run: its consecutive failures (0 after a good run), until when to
+        skip, and the last failure's reason (kept after recovery, for the record)."""
+        now = utcnow()
+        with self._transaction() as cur:
+            cur.execute(
+                """INSERT INTO source_state VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (source, brand) DO UPDATE SET
+                       failures = excluded.failures, skip_until = excluded.skip_until,
+                       last_run_at = excluded.last_run_at,
+                       last_ok_at = coalesce(excluded.last_ok_at, source_state.last_ok_at),
+                       last_error = coalesce(excluded.last_error, source_state.last_error)""",
+                [source, brand, failures, skip_until, now, None if failures else now, error])
 
     def get_cursor(self, source: str, brand: str) -> str | None:
         row = self.reader().execute(

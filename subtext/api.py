@@ -129,8 +129,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
             "pending": store.count_pending(engine.analyzer_id),
             "counts": queries.counts(store),
             "brands": [b.name for b in engine.config.brands],
-            "sources": [{"name": s.name, "kind": s.kind, "every_seconds": s.every_seconds}
-                        for s in engine.config.sources],
+            "sources": engine.source_status(),
             "jobs": engine.job_status(),
         }
 

@@ -6,11 +6,16 @@ live here: they come from SUBTEXT_* environment variables where a source needs t
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from analysis.verdict import EMOTIONS, SENTIMENTS
+from collectors.query import check as check_query
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "data" / "demo" / "subtext.toml"
@@ -45,6 +50,18 @@ class Analysis:
     backend: str = "lite"
     batch_size: int = 64
     every_seconds: int = 5
+    # The transformers backends (vlm, text-hf); lite ignores these.
+    model: str = ""  # vlm: a hub id (read from the local cache only) or a local directory
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | bfloat16 | float16 | float32
+    max_image_side: int = 512  # images are downscaled to this for the VLM: the speed knob
+    max_new_tokens: int = 256  # bounds each VLM answer
+    load_in_4bit: bool = False  # vlm: bitsandbytes 4-bit weights (CUDA only)
+    sentiment_model: str = "cardiffnlp/twitter-xlm-roberta-base-sentiment"  # text-hf
+    irony_model: str = "cardiffnlp/twitter-roberta-base-irony"  # text-hf; "" to skip
+    emotion_model: str = "j-hartmann/emotion-english-distilroberta-base"  # text-hf; "" to skip
+    # text-hf: {role: {model label: our label}} for models whose labels are not ours
+    label_maps: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,12 @@ class Config:
         return self.path == DEMO_CONFIG
 
 
-BACKENDS = {"lite"}
+BACKENDS = {"lite", "vlm", "text-hf"}
+DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+# text-hf label maps: which of our labels each model role may map its labels to.
+LABEL_TARGETS = {"sentiment": SENTIMENTS, "irony": ("sarcastic", "not_sarcastic"),
+                 "emotion": EMOTIONS}
 
 
 def load(path: str | Path | None = None, data_dir: str | Path | None = None) -> Config:
@@ -124,9 +146,12 @@ def _brand(r: _Reader, b: Any, i: int) -> Brand:
     b = r.expect(b, key, dict)
     r.only(b, key, {"name", "query", "competitors", "languages"})
     name = r.required(b, f"{key}.name", str)
+    query = r.get(b, f"{key}.query", str, f'"{name}"')
+    if problem := check_query(query):
+        raise ConfigError(r.file, f"{key}.query", problem)
     return Brand(
         name=name,
-        query=r.get(b, f"{key}.query", str, name),
+        query=query,
         competitors=tuple(r.get(b, f"{key}.competitors", list, [])),
         languages=tuple(r.get(b, f"{key}.languages", list, [])),
     )
@@ -146,13 +171,75 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
-    r.only(a, "analysis", {"backend", "batch_size", "every_seconds"})
+    r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "model", "device", "dtype",
+                           "max_image_side", "max_new_tokens", "load_in_4bit",
+                           "sentiment_model", "irony_model", "emotion_model", "label_maps"})
     backend = r.get(a, "analysis.backend", str, "lite")
     if backend not in BACKENDS:
         raise ConfigError(r.file, "analysis.backend", f"unknown backend {backend!r}; known: "
                           + ", ".join(sorted(BACKENDS)))
-    return Analysis(backend, r.positive(a, "analysis.batch_size", 64),
-                    r.positive(a, "analysis.every_seconds", 5))
+    default = Analysis()
+    model = r.get(a, "analysis.model", str, "")
+    if backend == "vlm" and not model.strip():
+        raise ConfigError(r.file, "analysis.model", "is required for backend 'vlm': a hub id "
+                          "or a local directory holding the model")
+    device = r.get(a, "analysis.device", str, "auto")
+    if not DEVICES.fullmatch(device):
+        raise ConfigError(r.file, "analysis.device",
+                          f"expected auto, cpu, cuda or cuda:N, got {device!r}")
+    dtype = r.get(a, "analysis.dtype", str, "auto")
+    if dtype not in DTYPES:
+        raise ConfigError(r.file, "analysis.dtype",
+                          f"expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    return Analysis(
+        backend=backend,
+        # A VLM batch holds every image and answer in GPU memory: smaller by default.
+        batch_size=r.positive(a, "analysis.batch_size", 8 if backend == "vlm" else 64),
+        every_seconds=r.positive(a, "analysis.every_seconds", 5),
+        model=model.strip(),
+        device=device,
+        dtype=dtype,
+        max_image_side=r.between(a, "analysis.max_image_side", 512, 64, 512,
+                                 "images are stored at 512 px at most"),
+        max_new_tokens=r.between(a, "analysis.max_new_tokens", 256, 32, 2048,
+                                 "longer answers only cost time"),
+        load_in_4bit=_load_in_4bit(r, a),
+        sentiment_model=_model_id(r, a, "sentiment_model", default.sentiment_model, True),
+        irony_model=_model_id(r, a, "irony_model", default.irony_model, False),
+        emotion_model=_model_id(r, a, "emotion_model", default.emotion_model, False),
+        label_maps=_label_maps(r, r.table(a, "label_maps") if "label_maps" in a else {}),
+    )
+
+
+def _load_in_4bit(r: _Reader, a: dict) -> bool:
+    wanted = r.get(a, "analysis.load_in_4bit", bool, False)
+    missing = [m for m in ("bitsandbytes", "accelerate") if importlib.util.find_spec(m) is None]
+    if wanted and missing:
+        raise ConfigError(r.file, "analysis.load_in_4bit", "needs " + " and ".join(missing)
+                          + " installed (pip install " + " ".join(missing) + ")")
+    return wanted
+
+
+def _model_id(r: _Reader, a: dict, leaf: str, default: str, required: bool) -> str:
+    value = r.get(a, f"analysis.{leaf}", str, default).strip()
+    if required and not value:
+        raise ConfigError(r.file, f"analysis.{leaf}", "must name a model (hub id or directory)")
+    return value
+
+
+def _label_maps(r: _Reader, maps: dict) -> dict[str, dict[str, str]]:
+    r.only(maps, "analysis.label_maps", set(LABEL_TARGETS))
+    out = {}
+    for role, table in maps.items():
+        key = f"analysis.label_maps.{role}"
+        table = r.expect(table, key, dict)
+        for model_label, ours in table.items():
+            ours = r.expect(ours, f"{key}.{model_label}", str)
+            if ours not in LABEL_TARGETS[role]:
+                raise ConfigError(r.file, f"{key}.{model_label}", f"{ours!r} is not one of "
+                                  + ", ".join(LABEL_TARGETS[role]))
+        out[role] = dict(table)
+    return out
 
 
 def _alerts(r: _Reader, a: dict) -> Alerts:
@@ -214,6 +301,14 @@ class _Reader:
         value = self.get(table, key, int, default)
         if not 0 < value < 65536:
             raise ConfigError(self.file, key, f"not a TCP port: {value}")
+        return value
+
+    def between(self, table: dict, key: str, default: int, low: int, high: int,
+                why: str) -> int:
+        value = self.get(table, key, int, default)
+        if not low <= value <= high:
+            raise ConfigError(self.file, key, f"must be between {low} and {high} ({why}), "
+                              f"got {value}")
         return value
 
     def fraction(self, table: dict, key: str, default: float) -> float:

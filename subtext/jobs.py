@@ -11,14 +11,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alerts.routing import Thresholds, route
 from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
-from collectors.base import BrandQuery, Collector
-from collectors.images import resolve_image
+from collectors.base import BrandQuery, Collector, Page, pages_of
+from collectors.http import RateLimited
+from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
 from collectors.query import matching_brands
 from data.store import Saved, Store
@@ -31,10 +32,13 @@ class RunResult:
     fetched: int = 0
     new: int = 0
     errors: int = 0
+    matched: int = 0
+    skipped: bool = False  # a collect run not attempted: its source is backing off
 
 
 def ingest(store: Store, posts: Iterable[Post], brands: Iterable[BrandQuery], *,
            base_dir: Path | None = None, allow_private: bool = False,
+           fetcher: ImageFetcher | None = None,
            cursor: tuple[str, str, str] | None = None) -> Saved:
     """Store posts with their images; posts without brands get the ones their text matches.
     Local image paths are read only when `base_dir` is given (trusted callers)."""
@@ -42,8 +46,8 @@ def ingest(store: Store, posts: Iterable[Post], brands: Iterable[BrandQuery], *,
     batch = []
     for post in posts:
         if not post.brands:
-            post.brands = matching_brands(brands, post.text)
-        images = [resolve_image(ref, store.data_dir, base_dir=base_dir,
+            post.brands = matching_brands(brands, post.text, post.author)
+        images = [resolve_image(ref, store.data_dir, base_dir=base_dir, fetcher=fetcher,
                                 allow_private=allow_private) for ref in post.images]
         batch.append((post, images))
     return store.save_posts(batch, cursor=cursor)
@@ -68,20 +72,93 @@ def run_recorded(store: Store, job: str, work: Callable[[], RunResult],
     return result
 
 
-def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
-            all_brands: Iterable[BrandQuery]) -> RunResult | None:
-    def work() -> RunResult:
-        page = collector.collect(brand, store.get_cursor(source, brand.name))
-        cursor = (source, brand.name, page.cursor) if page.cursor is not None else None
-        # Other brands the text also mentions are tagged too: one post, several brands.
-        for post in page.posts:
-            post.brands = sorted(set(post.brands) | set(matching_brands(all_brands, post.text)))
-        saved = ingest(store, page.posts, all_brands, base_dir=Path.cwd(), cursor=cursor)
-        log.info("collected %s × %s: %d fetched, %d new", source, brand.name, page.fetched,
-                 saved.new)
-        return RunResult(fetched=page.fetched, new=saved.new)
+# A source × brand that keeps failing skips runs: after n failures in a row, the next
+# 2^(n-1) - 1 scheduled runs (0, 1, 3, 7, … capped), or longer when the source said so
+# (Retry-After). From FLAG_AFTER failures on, /health flags it.
+MAX_BACKOFF_S = 6 * 3600
+FLAG_AFTER = 3
 
-    return run_recorded(store, "collect", work, source, brand.name)
+
+@dataclass
+class _Tally:
+    fetched: int = 0
+    matched: int = 0
+    new: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
+            all_brands: Iterable[BrandQuery], every_seconds: int = 300) -> RunResult | None:
+    """Collect one source × brand: each page is stored with its cursor in one transaction,
+    so a crash loses no committed page and re-fetched posts are upserted, not doubled.
+    Records the run; returns None when it failed."""
+    all_brands = list(all_brands)
+    state = store.source_state(source, brand.name)
+    if state and state.skip_until and state.skip_until > utcnow():
+        log.info("skipping %s × %s: backing off after %d failures, until %s", source,
+                 brand.name, state.failures, state.skip_until.isoformat(timespec="seconds"))
+        return RunResult(skipped=True)
+    started, tally = utcnow(), _Tally()
+    pages = pages_of(collector, brand, store.get_cursor(source, brand.name))
+    try:
+        for page in pages:
+            _store_page(store, source, collector, brand.name, all_brands, page, tally)
+    except Exception as exc:  # a source's failure must never kill the engine
+        log.exception("collect failed (source=%s brand=%s)", source, brand.name)
+        error = f"{type(exc).__name__}: {exc}"
+        store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
+                         new=tally.new, matched=tally.matched, errors=tally.errors + 1,
+                         error=error, failed=True)
+        failures = (state.failures if state else 0) + 1
+        store.set_source_state(source, brand.name, failures,
+                               _skip_until(failures, every_seconds, exc), error)
+        return None
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()  # a generator left mid-way releases its connection (and locks) now
+    store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
+                     new=tally.new, matched=tally.matched, errors=tally.errors,
+                     error=tally.last_error, failed=False)
+    store.set_source_state(source, brand.name, 0)
+    log.info("collected %s × %s: %d fetched, %d matched, %d new, %d errors", source,
+             brand.name, tally.fetched, tally.matched, tally.new, tally.errors)
+    return RunResult(fetched=tally.fetched, new=tally.new, errors=tally.errors,
+                     matched=tally.matched)
+
+
+def _store_page(store: Store, source: str, collector: Collector, brand: str,
+                all_brands: list[BrandQuery], page: Page, tally: _Tally) -> None:
+    """Keep the posts that match a brand (the local matcher confirms every source's results;
+    a post can match several brands), skip those stored already (their images are not
+    fetched again), and store the rest with the page's cursor."""
+    kept = []
+    for post in page.posts:
+        matched = set(post.brands) | set(matching_brands(all_brands, post.text, post.author))
+        if matched:
+            post.brands = sorted(matched)
+            kept.append(post)
+    known = store.known_posts([p.id for p in kept])
+    trusted = getattr(collector, "local_images", False)
+    cursor = (source, brand, page.cursor) if page.cursor is not None else None
+    saved = ingest(store, [p for p in kept if p.id not in known], all_brands,
+                   base_dir=Path.cwd() if trusted else None,
+                   fetcher=getattr(collector, "images", None), cursor=cursor)
+    for error in page.errors:
+        log.warning("%s × %s: %s", source, brand, error)
+    tally.fetched += page.fetched
+    tally.matched += len(kept)
+    tally.new += saved.new
+    tally.errors += len(page.errors)
+    tally.last_error = page.errors[-1] if page.errors else tally.last_error
+
+
+def _skip_until(failures: int, every_seconds: int, exc: Exception) -> datetime | None:
+    wait = min(every_seconds * (2 ** min(failures - 1, 20) - 1), MAX_BACKOFF_S)
+    if isinstance(exc, RateLimited):
+        wait = max(wait, exc.retry_after_s)
+    return utcnow() + timedelta(seconds=wait) if wait > 0 else None
 
 
 def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,

@@ -1,0 +1,215 @@
+"""Bluesky: Jetstream over a real local websocket server, and searchPosts with an app password
+against a local HTTP server."""
+
+import json
+import threading
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from websockets.sync.server import serve
+
+from collectors.bluesky import JetstreamCollector
+from collectors.registry import SettingError, build_collector
+from data import queries
+from subtext import jobs
+from subtext.config import Brand
+from tests.fixtures.servers import FAST, Reply, Server, fixture, fixture_json, png_reply
+
+BRANDS = (Brand("Nimbus", "nimbus OR 云朵"), Brand("Voltra", "voltra OR 伏特拉"))
+RUN_AT = datetime(2026, 11, 4, 10, 0, 5)  # between the recorded events
+START_US = 1793786405000000
+
+
+class FakeJetstream:
+    """Replays the recorded events from the asked cursor, then idles like a quiet firehose
+    (or drops the connection after `drop_after` events)."""
+
+    def __init__(self):
+        self.events = fixture("bluesky/jetstream.jsonl").splitlines()
+        self.requests: list[dict] = []
+        self.drop_after: int | None = None
+        self.server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/subscribe"
+
+    def _handle(self, ws) -> None:
+        query = parse_qs(urlsplit(ws.request.path).query)
+        self.requests.append(query)
+        cursor = int(query["cursor"][0])
+        sent = 0
+        for line in self.events:
+            if json.loads(line)["time_us"] >= cursor:
+                if sent == self.drop_after:
+                    ws.close(code=1011, reason="backend restarting")
+                    return
+                ws.send(line)
+                sent += 1
+        try:
+            ws.recv(timeout=5)  # stay open until the client leaves
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def images():
+    running = Server()
+    running.route("/img/feed_fullsize/plain/did:plc:ann000000000000000000000/"
+                  "bafkreicrackedscreen@jpeg", png_reply("gray"))
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def jetstream():
+    fake = FakeJetstream()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def firehose(jetstream, images):
+    built = []
+
+    def build(now=RUN_AT, **settings):
+        built.append(JetstreamCollector("jet", url=jetstream.url, cdn_url=images.url,
+                                        idle_s=0.3, max_seconds=5, now=lambda: now,
+                                        allow_private_images=["127.0.0.1"], **settings))
+        return built[-1]
+
+    yield build
+    for collector in built:
+        collector.close()
+
+
+def collect(store, collector, source="jet"):
+    return jobs.collect(store, source, collector, BRANDS[0], BRANDS, every_seconds=60)
+
+
+def test_jetstream_reads_from_the_cursor_until_it_catches_up(store, jetstream, firehose):
+    result = collect(store, firehose())
+    (asked,) = jetstream.requests
+    assert asked["wantedCollections"] == ["app.bsky.feed.post"]
+    assert asked["cursor"] == [str(START_US - 60_000_000)]  # a first run goes back 60 s
+    # posts created: 4 (likes, identity and deletes are not posts), one malformed;
+    # "Cumulonimbus" is not "nimbus"; the post after the run began ends the run
+    assert (result.fetched, result.matched, result.new, result.errors) == (4, 3, 3, 1)
+    assert store.get_cursor("jet", "Nimbus") == "1793786406000000"
+    post = queries.get_post(store, "jet:at://did:plc:ann000000000000000000000/"
+                                   "app.bsky.feed.post/3lbx2k7yz2s2a")
+    assert post["url"] == ("https://bsky.app/profile/did:plc:ann000000000000000000000/post/"
+                           "3lbx2k7yz2s2a")
+    assert post["lang"] == "en" and len(post["images"]) == 1
+    run = queries.list_runs(store)[0]
+    assert run["last_error"].startswith("malformed event: KeyError")
+
+
+def test_jetstream_resumes_where_it_stopped(store, jetstream, firehose):
+    collect(store, firehose())
+    later = firehose(now=datetime(2026, 11, 4, 10, 0, 30))
+    result = collect(store, later)
+    assert jetstream.requests[-1]["cursor"] == ["1793786406000000"]
+    assert result.new == 1  # the event at the cursor is read again, and not doubled
+    assert queries.counts(store)["posts"] == 4
+    assert store.get_cursor("jet", "Nimbus") == "1793786410000000"
+
+
+def test_a_dropped_connection_keeps_the_committed_pages(store, jetstream, firehose):
+    jetstream.drop_after = 2
+    assert collect(store, firehose(page_events=1)) is None
+    assert queries.counts(store)["posts"] == 1  # the first post's page was stored
+    assert store.get_cursor("jet", "Nimbus") == "1793786390000000"
+    jetstream.drop_after = None
+    assert collect(store, firehose(page_events=1)).new == 2
+    assert jetstream.requests[-1]["cursor"] == ["1793786390000000"]
+    assert queries.counts(store)["posts"] == 3
+
+
+# -- search ----------------------------------------------------------------------------------
+
+class FakeAppView:
+    """createSession and searchPosts (one recorded page per term, then an empty page)."""
+
+    def __init__(self, server: Server):
+        self.sessions = 0
+        self.expire_next = False
+        server.route("/xrpc/com.atproto.server.createSession", self.session)
+        server.route("/xrpc/app.bsky.feed.searchPosts", self.search)
+        self.base = server.url
+
+    def session(self, request):
+        self.sessions += 1
+        body = fixture_json("bluesky/session.json")
+        body["accessJwt"] = f"access-{self.sessions}"
+        assert json.loads(request.body) == {"identifier": "monitor.bsky.social",
+                                            "password": "abcd-efgh-ijkl-mnop"}
+        return Reply(200, body)
+
+    def search(self, request):
+        if self.expire_next:
+            self.expire_next = False
+            return Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        if request.headers.get("authorization") != f"Bearer access-{self.sessions}":
+            return Reply(401, {"error": "AuthMissing", "message": "Authentication Required"})
+        body = fixture_json("bluesky/search_posts.json", self.base)
+        if request.arg("cursor"):
+            return Reply(200, {"posts": [], "hitsTotal": 2})
+        term = request.arg("q").lower()
+        body["posts"] = [p for p in body["posts"] if term in p["record"]["text"].lower()]
+        return Reply(200, body)
+
+
+@pytest.fixture
+def appview(images):
+    return FakeAppView(images)
+
+
+@pytest.fixture
+def search(images):
+    built = []
+
+    def build(**settings):
+        built.append(build_collector(
+            "bsky", "bluesky", {"handle": "monitor.bsky.social", "service": images.url,
+                                **FAST, **settings},
+            env={"SUBTEXT_BSKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}))
+        return built[-1]
+
+    yield build
+    for collector in built:
+        collector.close()
+
+
+def test_search_logs_in_with_the_app_password_and_pages(store, images, appview, search):
+    result = collect(store, search(), source="bsky")
+    calls = images.hits("/xrpc/app.bsky.feed.searchPosts")
+    assert [(c.arg("q"), c.arg("cursor")) for c in calls] == [
+        ("nimbus", None), ("nimbus", "2"), ("云朵", None), ("云朵", "2")]
+    assert calls[0].arg("sort") == "latest" and calls[0].arg("since").endswith("Z")
+    assert appview.sessions == 1 and result.new == 2
+    post = queries.get_post(store, "bsky:at://did:plc:ann000000000000000000000/"
+                                   "app.bsky.feed.post/3lbx2k7yz2s2a")
+    assert post["url"] == "https://bsky.app/profile/ann.bsky.social/post/3lbx2k7yz2s2a"
+    assert (post["author"], post["likes"], post["reposts"], post["replies"]) == (
+        "ann.bsky.social", 9, 2, 1)
+    assert len(post["images"]) == 1
+
+
+def test_an_expired_session_is_renewed(store, images, appview, search):
+    collector = search()
+    collect(store, collector, source="bsky")
+    appview.expire_next = True
+    assert collect(store, collector, source="bsky") is not None
+    assert appview.sessions == 2
+
+
+def test_search_needs_the_app_password_in_the_environment():
+    with pytest.raises(SettingError, match="SUBTEXT_BSKY_APP_PASSWORD"):
+        build_collector("bsky", "bluesky", {"handle": "x.bsky.social"}, env={})
