@@ -22,9 +22,31 @@ def analyzer_id(analyzer: Analyzer) -> str:
     return f"{analyzer.name}@{analyzer.version}"
 
 
-def load_analyzer(backend: str) -> Analyzer:
+class ModelNotAvailable(RuntimeError):
+    """A configured model cannot be loaded here (not downloaded, no GPU, a missing optional
+    package); the message says how to fix it. Defined here, not beside the loaders, so the CLI
+    can catch it without importing torch."""
+
+
+def load_analyzer(settings) -> Analyzer:
+    """The analyzer the [analysis] config (subtext.config.Analysis) asks for; a bare backend
+    name ("lite") also works. Transformers backends check here that their models are on disk
+    (ModelNotAvailable otherwise) and load the weights lazily, on first use."""
+    backend = settings if isinstance(settings, str) else settings.backend
     if backend == "lite":
         from analysis.lite import LiteAnalyzer
 
         return LiteAnalyzer()
+    if isinstance(settings, str):
+        from subtext.config import Analysis
+
+        settings = Analysis(backend=settings)
+    if backend == "vlm":
+        from analysis.vlm import VlmAnalyzer
+
+        return VlmAnalyzer(settings)
+    if backend == "text-hf":
+        from analysis.text_hf import TextHfAnalyzer
+
+        return TextHfAnalyzer(settings)
     raise ValueError(f"unknown analysis backend {backend!r}")

@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from analysis.base import ModelNotAvailable
 from subtext import __version__
 from subtext.config import Config, ConfigError, load
 
@@ -25,6 +26,8 @@ COMMANDS = {
     "analyze": "analyze a JSONL file of posts into a JSONL file of verdicts (no database)",
     "collect": "run every source × brand collection once and exit (engine must be stopped)",
     "import": "import posts from a JSONL or CSV file (through the engine when it runs)",
+    "models": "`models check`: load the configured analysis backend, analyze one built-in "
+              "example, print device, dtype, load time and latency",
 }
 
 
@@ -53,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--once", action="store_true", required=True,
                                  help="collect once and exit (scheduled collection is the "
                                       "engine's job)")
+        elif name == "models":
+            command.add_argument("action", choices=["check"],
+                                 help="check: load the configured backend and time one example")
         elif name == "import":
             command.add_argument("file", type=Path, help="posts as .jsonl or .csv: id, text, "
                                  "created_at?, author?, url?, lang?, images? (paths or URLs)")
@@ -70,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"subtext: bad config: {exc}", file=sys.stderr)
         return 2
+    except ModelNotAvailable as exc:  # a configured model that is not on this machine
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -127,7 +136,7 @@ def cmd_analyze(config: Config, args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"subtext: no such file: {args.file}", file=sys.stderr)
         return 2
-    analyzer = load_analyzer(config.analysis.backend)
+    analyzer = load_analyzer(config.analysis)
     failed = batch.run(analyzer, args.file, args.out, config.analysis.batch_size)
     print(f"wrote {args.out}" + (f"; {failed} line(s) failed" if failed else ""),
           file=sys.stderr)
@@ -174,8 +183,71 @@ def cmd_import(config: Config, args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+EXAMPLE_TEXT = "这产品真厉害，让我三天没睡着 🙂"  # praise in the words, a panda-eyed face below
+
+
+def cmd_models(config: Config, args: argparse.Namespace) -> int:
+    """Load the configured backend and time it on one built-in example (text + image)."""
+    import tempfile
+    import time
+
+    from analysis.base import analyzer_id, load_analyzer
+    from analysis.verdict import Item
+
+    settings = config.analysis
+    print(f"backend   {settings.backend}", flush=True)
+    start = time.perf_counter()
+    analyzer = load_analyzer(settings)  # ModelNotAvailable: main() prints how to fix it
+    try:
+        info = analyzer.describe() if hasattr(analyzer, "describe") else {}
+        load_s = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as folder:
+            item = Item(text=EXAMPLE_TEXT, image=_example_image(Path(folder)), lang="zh")
+            analyzer.analyze([item])  # warm-up: first-call allocations and kernel choices
+            start = time.perf_counter()
+            verdict = analyzer.analyze([item])[0]
+            latency_ms = (time.perf_counter() - start) * 1000
+    except ModelNotAvailable:
+        raise
+    except Exception as exc:  # a model that loads but does not run: say what, not a traceback
+        print(f"subtext: models check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        getattr(analyzer, "close", lambda: None)()
+    print(f"analyzer  {analyzer_id(analyzer)}\n"
+          + (f"model     {info['model']}\n" if info.get("model") else "")
+          + f"device    {info.get('device', 'cpu')}\n"
+          f"dtype     {info.get('dtype', '-')}\n"
+          f"load      {load_s:.2f} s\n"
+          f"latency   {latency_ms:.0f} ms (one item with an image, after a warm-up)\n"
+          f"verdict   {verdict.label} (confidence {verdict.confidence:.2f}): "
+          f"{verdict.explanation}")
+    if verdict.evidence.get("error"):
+        print(f"subtext: the model answered, but not usably: {verdict.evidence['error']}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _example_image(folder: Path) -> Path:
+    """A drawn reaction face with dark rings under the eyes (no font needed)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (256, 256), "white")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((28, 28, 228, 228), fill="#f2f2f2", outline="black", width=4)
+    for x in (70, 146):
+        draw.ellipse((x, 80, x + 40, 125), fill="#222222")  # panda eyes
+        draw.ellipse((x + 14, 95, x + 26, 107), fill="white")
+    draw.arc((86, 150, 170, 200), start=200, end=340, fill="black", width=4)  # a forced smile
+    path = folder / "example.png"
+    image.save(path)
+    return path
+
+
 COMMAND_FUNCTIONS = {"up": cmd_up, "engine": cmd_engine, "dashboard": cmd_dashboard,
-                     "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import}
+                     "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import,
+                     "models": cmd_models}
 
 
 def _ports_free(config: Config, *ports: int) -> bool:
