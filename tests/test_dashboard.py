@@ -206,11 +206,16 @@ def test_explore_date_range_excludes_older_posts(api_url):
     assert "replay:r4" in ids and "replay:r1" not in ids and "replay:r2" not in ids
 
 
+def frame_with(at, column: str) -> pd.DataFrame:
+    """The page's table that has `column` (pages show several tables)."""
+    return next(f.value for f in at.dataframe if column in f.value.columns)
+
+
 def test_health_page_lists_runs(api_url):
     at = run_page("pages/health.py")
     shown = texts(at)
     assert "lite@0.1" in shown and "Pending analysis 0" in shown
-    runs = at.dataframe[0].value
+    runs = frame_with(at, "job")
     assert {"collect", "analyze", "alerts"} <= set(runs["job"])
     assert (runs["status"] == "ok").all() and not at.warning
     assert "No jobs scheduled" in shown  # schedule=False
@@ -219,7 +224,7 @@ def test_health_page_lists_runs(api_url):
 def test_health_page_lists_scheduled_jobs(api_url, engine):
     engine.start()  # the `engine` fixture stops it
     at = run_page("pages/health.py")
-    jobs = at.dataframe[0].value
+    jobs = frame_with(at, "next_run")
     assert {"collect:replay:Nimbus", "collect:replay:Voltra", "analyze", "alerts"} <= set(
         jobs["id"])
     assert jobs["next_run"].str.contains(" UTC ").all()
@@ -231,8 +236,18 @@ def test_health_page_highlights_failed_runs(api_url, engine):
                             error="ConnectError: refused")
     at = run_page("pages/health.py")
     assert "1 of the last" in at.warning[0].value
-    runs = at.dataframe[0].value
+    runs = frame_with(at, "job")
     assert runs.iloc[0]["last_error"] == "ConnectError: refused"
+
+
+def test_health_page_flags_a_failing_source(api_url, engine):
+    sources = frame_with(run_page("pages/health.py"), "source")
+    assert list(sources["status"]) == ["ok"] and not run_page("pages/health.py").error
+    engine.store.set_source_state("replay", "Nimbus", 3, None, "ConnectError: refused")
+    at = run_page("pages/health.py")
+    assert "Source replay keeps failing (3 failures in a row)" in at.error[0].value
+    assert "refused" in at.error[0].value
+    assert list(frame_with(at, "source")["status"]) == ["failing"]
 
 
 @pytest.mark.parametrize("page", [None, *PAGES[1:]])

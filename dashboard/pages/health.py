@@ -17,6 +17,7 @@ def main() -> None:
     api = ui.client()
     health = api.health()
     status(health, api.base_url)
+    sources(health["sources"])
     jobs(health["jobs"])
     runs(frames.runs_frame(api.runs(limit=RUNS)))
 
@@ -33,6 +34,31 @@ def status(health: dict, url: str) -> None:
              ("Images rejected", counts["images_rejected"]), ("Feedback", counts["feedback"])]
     for column, (label, value) in zip(st.columns(5) * 2, cells, strict=True):
         column.metric(label, value)
+
+
+def sources(items: list[dict]) -> None:
+    """Each source's health: a source that keeps failing is flagged and backs off, while the
+    others keep running."""
+    st.subheader("Sources")
+    if not items:
+        st.caption("No sources configured: add [[sources]] to the config, or import posts "
+                   "with `python -m subtext import FILE`.")
+        return
+    for source in items:
+        if source.get("flagged"):
+            errors = [b["last_error"] for b in source.get("brands", []) if b.get("last_error")]
+            st.error(f"Source {ui.escape(source['name'])} keeps failing "
+                     f"({source.get('failures', 0)} failures in a row) and is backing off"
+                     + (f": {ui.escape(errors[0])}" if errors else "."))
+    table = pd.DataFrame([{
+        "source": s["name"], "kind": s["kind"], "status": s.get("status", "ok"),
+        "every": f"{s['every_seconds']} s", "failures": s.get("failures", 0),
+        "backing off until": frames.when(s.get("skip_until")) if s.get("skip_until") else "–",
+    } for s in items])
+    bad = table["status"] != "ok"
+    st.dataframe(table.style.apply(
+        lambda row: [FAILED_STYLE if bad[row.name] else ""] * len(row), axis=1),
+        hide_index=True)
 
 
 def jobs(items: list[dict]) -> None:
