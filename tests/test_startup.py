@@ -71,9 +71,13 @@ def test_up_starts_engine_and_dashboard_then_stops_cleanly(tmp_path, config_file
         up.send_signal(signal.SIGINT)  # what Ctrl-C sends
         output, _ = up.communicate(timeout=60)
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
+        if up.poll() is None:  # a failed check: still stop it the way a user would, so the
+            up.send_signal(signal.SIGINT)  # supervisor takes its children down with it
+            try:
+                up.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.communicate()
     assert up.returncode == 0, output
     assert f"dashboard: http://localhost:{dash_port}" in output
     assert f"API:       http://127.0.0.1:{api_port}" in output
