@@ -56,8 +56,16 @@ def test_complaint_with_a_complaining_caption_is_plain_negative():
 
 
 def test_text_sarcasm_alone_is_enough():
-    fused = fuse(S(PRAISE.sentiment, sarcasm=0.85, cues=["🙄"]))
-    assert fused.label == "sarcastic" and fused.confidence == pytest.approx(0.85, abs=0.01)
+    fused = fuse(S(PRAISE.sentiment, sarcasm=0.9, cues=["🙄"]))
+    assert fused.label == "sarcastic" and fused.confidence > 0.5
+
+
+def test_sarcasm_odds_move_to_the_stream_prior():
+    from analysis.fusion import STREAM_SARCASM_PRIOR, stream_sarcasm
+
+    assert stream_sarcasm(S(PRAISE.sentiment, sarcasm=0.45)) == pytest.approx(
+        STREAM_SARCASM_PRIOR, abs=1e-6)
+    assert stream_sarcasm(S(PRAISE.sentiment, sarcasm=0.9)) < 0.9
 
 
 @pytest.mark.parametrize("text_pol, picture_pol, expected", [

@@ -1,0 +1,277 @@
+"""The run-time text model: sentiment, emotion and sarcasm of one text, English or Chinese.
+
+Two linear models per task, trained by `analysis/train.py` and stored in `analysis/artifacts/`
+as numpy arrays and JSON (no pickle: safe to load, and independent of library versions):
+
+- the *fast* head reads hashed character 1–4-grams and word uni/bigrams (the same hashing at
+  training and run time, `ngram_features`) plus cue and lexicon features. Thousands of posts
+  a second.
+- the *embedding* heads (one per language) read the multilingual-e5-small sentence embedding
+  plus the same cue and lexicon features. Better, but e5 costs tens of milliseconds a post on
+  two cores.
+
+Their logits are blended per task and language with a weight chosen on dev data and divided by
+a temperature fitted on dev data, so the probabilities are calibrated. `embed="auto"` runs e5
+only for posts whose fast verdict is unsure (a threshold chosen on dev), which keeps
+throughput near the fast head's while keeping part of e5's gain; "always" and "never" are
+there to trade explicitly.
+
+The model is used for post text and for the OCR caption of an image alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from analysis import cues as cuelib
+from analysis import lexicon
+from analysis.embed import prepare
+from analysis.verdict import EMOTIONS, SENTIMENTS
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WEIGHTS_FILE, CONFIG_FILE = "text_heads.npz", "text_heads.json"
+TASKS = {"sentiment": SENTIMENTS, "emotion": EMOTIONS, "sarcasm": ("sarcastic",)}
+LANGS = ("en", "zh")
+MAX_CHARS = 2000  # the n-gram head reads this much; e5 reads its own, shorter, clip
+EXPLICIT_SARCASM = 0.9  # "/s" or #sarcasm settles it (no training set has them: see cues.py)
+NGRAMS = (1, 2, 3, 4)
+_WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+@dataclass
+class TextScores:
+    sentiment: dict[str, float]  # positive / negative / neutral probabilities
+    emotion: dict[str, float]  # the 7 emotions of the verdict
+    sarcasm: float  # P(sarcastic / ironic)
+    cues: list[str]  # readable names of the cues found, for explanations
+    lang: str  # "en" | "zh" (detected when not given)
+    embedded: bool = False  # whether the e5 head took part
+    features: dict[str, float] = field(default_factory=dict)  # lexicon polarity etc.
+
+
+def detect_lang(text: str) -> str:
+    """"zh" when Han characters are a fair share of the letters, else "en". A Han character
+    carries about a word, so one counts as four Latin letters ("iPhone 15 真香" is Chinese)."""
+    han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return "zh" if han and han * 4 >= latin else "en"
+
+
+def norm_lang(lang: str | None, text: str) -> str:
+    if not lang:
+        return detect_lang(text)
+    return "zh" if lang.lower().startswith("zh") else "en"
+
+
+# --- features shared by training and run time -------------------------------------------------
+
+def ngram_features(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed character 1–4-grams of the padded, lower-cased text plus word unigrams and
+    bigrams; sublinear counts, L2-normalised. crc32 is used because it is stable across
+    processes and platforms (Python's hash() is salted) and implemented in C."""
+    s = f" {prepare(text)[:MAX_CHARS].lower()} "
+    mask = (1 << bits) - 1
+    counts: dict[int, int] = {}
+    for n in NGRAMS:
+        for i in range(len(s) - n + 1):
+            h = zlib.crc32(s[i:i + n].encode()) & mask
+            counts[h] = counts.get(h, 0) + 1
+    tokens = _WORD.findall(s)
+    for j, tok in enumerate(tokens):
+        grams = [f"w {tok}"] + ([f"b {tokens[j - 1]} {tok}"] if j else [])
+        for g in grams:
+            h = zlib.crc32(g.encode()) & mask
+            counts[h] = counts.get(h, 0) + 1
+    idx = np.fromiter(counts.keys(), np.int64, len(counts))
+    val = 1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))
+    return idx, (val / max(float(np.sqrt((val * val).sum())), 1e-9)).astype(np.float32)
+
+
+DENSE_FEATURES = cuelib.FEATURES + lexicon.FEATURES + ("is_zh",)
+
+
+def dense_features(text: str, lang: str, found: list[cuelib.Cue], snownlp: bool) -> np.ndarray:
+    """Cue counts, lexicon polarity and the language, in DENSE_FEATURES order."""
+    return np.concatenate([cuelib.cue_vector(text, lang, found),
+                           lexicon.features(text, lang, use_snownlp=snownlp),
+                           np.array([lang == "zh"], dtype=np.float32)])
+
+
+# --- the model --------------------------------------------------------------------------------
+
+def uncertainty(probs: dict[str, np.ndarray]) -> np.ndarray:
+    """How unsure a verdict is: the larger of (1 − top probability) for sentiment and the
+    closeness of P(sarcasm) to 0.5, the two calls that matter most to PR staff."""
+    sentiment = 1.0 - probs["sentiment"].max(axis=1)
+    sarcasm = 1.0 - 2.0 * np.abs(probs["sarcasm"] - 0.5)
+    return np.maximum(sentiment, sarcasm)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+class TextModel:
+    """Load once (`TextModel.load()`), then `predict` batches of texts."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], config: dict):
+        self.config = config
+        self.bits = int(config["ngram_bits"])
+        self.slices = {t: slice(*config["columns"][t]) for t in TASKS}
+        self.blend = config["blend"]  # task -> lang -> weight of the e5 head's logits
+        self.temperature = config["temperature"]  # task -> divisor of the blended logits
+        self.auto_threshold = float(config["auto_threshold"])
+        self.snownlp = bool(config.get("snownlp", False))
+        # int8 n-gram weights with one scale per column: 4x smaller than float32, same ranking
+        self.ngram_w = arrays["fast.ngram_q"]
+        self.ngram_scale = arrays["fast.ngram_scale"].astype(np.float32)
+        self.fast_dense = arrays["fast.dense_w"].astype(np.float32)
+        self.fast_b = arrays["fast.bias"].astype(np.float32)
+        # one e5 head per language: {lang: (W, b)}
+        self.emb = {lang: (arrays[f"emb.{lang}.w"].astype(np.float32),
+                           arrays[f"emb.{lang}.bias"].astype(np.float32)) for lang in LANGS}
+        self._embedder = None
+
+    @classmethod
+    def load(cls, directory: Path = ARTIFACTS) -> TextModel:
+        directory = Path(directory)
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        if tuple(config["dense_features"]) != DENSE_FEATURES:
+            raise ValueError(f"{directory}: artifacts were trained on other features; retrain "
+                             "with python -m analysis.train")
+        return cls(arrays, config)
+
+    # -- the pieces, public so training checks them against sklearn ----------------------------
+
+    def fast_logits(self, texts: list[str], dense: np.ndarray) -> np.ndarray:
+        out = dense @ self.fast_dense + self.fast_b
+        for row, text in enumerate(texts):
+            idx, val = ngram_features(text, self.bits)
+            out[row] += (val @ self.ngram_w[idx].astype(np.float32)) * self.ngram_scale
+        return out
+
+    def embedding_logits(self, vectors: np.ndarray, dense: np.ndarray, langs: list[str]
+                         ) -> np.ndarray:
+        X = np.hstack([vectors, dense])
+        out = np.zeros((len(X), self.fast_b.shape[0]), dtype=np.float32)
+        for lang, (W, b) in self.emb.items():
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            if rows:
+                out[rows] = X[rows] @ W + b
+        return out
+
+    def probabilities(self, logits: np.ndarray, sarcasm_prior: float | None = None
+                      ) -> dict[str, np.ndarray]:
+        """Per task: calibrated probabilities from (blended) logits of all columns.
+
+        The sarcasm head is trained class-balanced (an effective prior of 0.5) and calibrated on
+        dev sets where about half the posts are sarcastic. Where sarcasm is rarer, pass the
+        expected share as `sarcasm_prior`: Bayes' rule then shifts the logit by logit(prior)."""
+        out = {}
+        for task, cols in self.slices.items():
+            z = logits[:, cols] / self.temperature[task]
+            if task == "sarcasm":
+                shift = np.log(sarcasm_prior / (1 - sarcasm_prior)) if sarcasm_prior else 0.0
+                out[task] = _sigmoid(z[:, 0] + shift)
+            else:
+                out[task] = _softmax(z)
+        return out
+
+    def blended(self, fast: np.ndarray, emb: np.ndarray, langs: list[str]) -> np.ndarray:
+        out = fast.copy()
+        for task, cols in self.slices.items():
+            w = np.array([self.blend[task][lang] for lang in langs], dtype=np.float32)[:, None]
+            out[:, cols] = (1.0 - w) * fast[:, cols] + w * emb[:, cols]
+        return out
+
+    # -- the API ------------------------------------------------------------------------------
+
+    def predict(self, texts: list[str], langs: list[str | None] | None = None,
+                embed: str = "auto", sarcasm_prior: float | None = None) -> list[TextScores]:
+        """Scores for each text. embed: "auto" (e5 for unsure posts only), "always", "never".
+        sarcasm_prior: the share of sarcastic posts expected (see `probabilities`); None keeps
+        the dev calibration, where about half the posts are sarcastic."""
+        if sarcasm_prior is not None and not 0.0 < sarcasm_prior < 1.0:
+            raise ValueError("sarcasm_prior must be between 0 and 1")
+        if embed not in ("auto", "always", "never"):
+            raise ValueError(f"embed must be auto, always or never, got {embed!r}")
+        texts = [t or "" for t in texts]
+        langs = list(langs) if langs is not None else [None] * len(texts)
+        if len(langs) != len(texts):
+            raise ValueError("texts and langs differ in length")
+        if not texts:
+            return []
+        langs = [norm_lang(lang, text) for lang, text in zip(langs, texts, strict=True)]
+        found = [cuelib.find_cues(t, lang) for t, lang in zip(texts, langs, strict=True)]
+        dense = np.stack([dense_features(t, lang, c, self.snownlp)
+                          for t, lang, c in zip(texts, langs, found, strict=True)])
+        logits = self.fast_logits(texts, dense)
+        use = self._to_embed(logits, texts, embed)
+        if use.any():
+            rows = np.flatnonzero(use)
+            vectors = self.embedder([texts[i] for i in rows])
+            sub = [langs[i] for i in rows]
+            logits[rows] = self.blended(logits[rows],
+                                        self.embedding_logits(vectors, dense[rows], sub), sub)
+        probs = self.probabilities(logits, sarcasm_prior)
+        return [self._scores(i, probs, found[i], langs[i], dense[i], bool(use[i]))
+                if texts[i].strip() else empty_scores(langs[i]) for i in range(len(texts))]
+
+    def _to_embed(self, logits: np.ndarray, texts: list[str], embed: str) -> np.ndarray:
+        nonempty = np.array([bool(t.strip()) for t in texts])
+        if embed == "never":
+            return np.zeros(len(texts), dtype=bool)
+        if embed == "always":
+            return nonempty
+        return nonempty & (uncertainty(self.probabilities(logits)) >= self.auto_threshold)
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from analysis.embed import Embedder
+
+            self._embedder = Embedder()
+        return self._embedder
+
+    def _scores(self, i: int, probs: dict, found: list[cuelib.Cue], lang: str,
+                dense: np.ndarray, embedded: bool) -> TextScores:
+        sarcasm = float(probs["sarcasm"][i])
+        if cuelib.has_explicit_marker(found):
+            sarcasm = max(sarcasm, EXPLICIT_SARCASM)
+        polarity = dict(zip(DENSE_FEATURES, dense.tolist(), strict=True))
+        return TextScores(
+            sentiment={k: round(float(v), 4) for k, v in zip(SENTIMENTS, probs["sentiment"][i],
+                                                              strict=True)},
+            emotion={k: round(float(v), 4) for k, v in zip(EMOTIONS, probs["emotion"][i],
+                                                            strict=True)},
+            sarcasm=round(sarcasm, 4), cues=cuelib.cue_names(found), lang=lang,
+            embedded=embedded,
+            features={"lexicon_polarity": round(_lexicon_polarity(polarity, lang), 4)})
+
+
+def _lexicon_polarity(features: dict[str, float], lang: str) -> float:
+    """SnowNLP for Chinese when the model uses it, else VADER (it reads emoji in any text)."""
+    if lang == "zh" and features["snownlp"] != 0.0:
+        return features["snownlp"]
+    return features["vader_compound"]
+
+
+def empty_scores(lang: str) -> TextScores:
+    """Nothing to read: neutral, but not confidently so (the verdict's confidence stays low)."""
+    sentiment = {"positive": 0.2, "negative": 0.2, "neutral": 0.6}
+    emotion = {e: (0.7 if e == "neutral" else 0.05) for e in EMOTIONS}
+    return TextScores(sentiment, emotion, 0.05, [], lang, False, {"lexicon_polarity": 0.0})

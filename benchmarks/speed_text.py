@@ -1,0 +1,108 @@
+"""Speed of text-only analysis through `TextModel.predict`: posts/s, p50/p95, peak memory.
+
+    python -m benchmarks.speed_text [--batch 64] [--posts 1024] [--modes never,auto,always]
+
+Posts are the demo's 301 hand-written English and Chinese posts, each made unique with a
+counter (so the embedding cache never helps unless said so). For each `embed` mode it reports:
+
+- cold: a fresh process's first batch, loading included (artifacts, and e5 when the mode uses it)
+- warm: the following batches; per-batch latency p50/p95 and posts/s
+- repeat: the same batches again (reposts: the embedding cache answers)
+- CPU ms per post (robust when other jobs share the cores: 2 cores give 2000 CPU-ms a second)
+
+Each mode runs in its own process so its peak RSS is its own. The machine's load average is
+printed: on a shared two-core machine, other work slows every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+POSTS = REPO / "data" / "demo" / "posts.jsonl"
+
+
+def demo_posts(n: int) -> tuple[list[str], list[str]]:
+    rows = [json.loads(line) for line in POSTS.read_text(encoding="utf-8").splitlines() if line]
+    texts = [f"{rows[i % len(rows)]['text']} #{i}" for i in range(n)]
+    return texts, [rows[i % len(rows)]["lang"] for i in range(n)]
+
+
+def measure(mode: str, batch: int, posts: int) -> dict:
+    t0 = time.perf_counter()
+    from analysis.heads import TextModel
+
+    model = TextModel.load()
+    texts, langs = demo_posts(posts)
+    batches = [(texts[i:i + batch], langs[i:i + batch]) for i in range(0, posts, batch)]
+    latencies, embedded, cpu = [], 0, 0.0
+    for n, (bt, bl) in enumerate(batches):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        scores = model.predict(bt, bl, embed=mode)
+        latencies.append(time.perf_counter() - (t0 if n == 0 else start))
+        cpu += (time.process_time() - cpu_start) if n else 0.0
+        embedded += sum(s.embedded for s in scores)
+    warm = np.array(latencies[1:]) if len(latencies) > 1 else np.array(latencies)
+    repeat_start = time.perf_counter()
+    for bt, bl in batches[1:]:
+        model.predict(bt, bl, embed=mode)
+    repeat = time.perf_counter() - repeat_start
+    warm_posts = posts - len(batches[0][0])
+    return {
+        "mode": mode, "batch": batch, "posts": posts,
+        "cold_first_batch_s": round(latencies[0], 3),
+        "warm_posts_per_s": round(warm_posts / warm.sum(), 1) if warm_posts else None,
+        "warm_batch_p50_ms": round(1000 * float(np.percentile(warm, 50)), 1),
+        "warm_batch_p95_ms": round(1000 * float(np.percentile(warm, 95)), 1),
+        "warm_per_post_p50_ms": round(1000 * float(np.percentile(warm, 50)) / batch, 2),
+        "warm_per_post_p95_ms": round(1000 * float(np.percentile(warm, 95)) / batch, 2),
+        # CPU time is robust to other jobs on the cores; 2 cores give 2000 CPU-ms a second
+        "warm_cpu_ms_per_post": round(1000 * cpu / warm_posts, 2) if warm_posts else None,
+        "repeat_posts_per_s": round(warm_posts / repeat, 1) if warm_posts else None,
+        "embedded_share": round(embedded / posts, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--posts", type=int, default=1024)
+    parser.add_argument("--modes", default="never,auto,always")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one mode, JSON out
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(args.one, args.batch, args.posts)))
+        return 0
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores); batch {args.batch}, "
+          f"{args.posts} unique posts per mode")
+    header = (f"{'embed':7} {'cold 1st batch':>14} {'posts/s':>8} {'batch p50':>10} "
+              f"{'batch p95':>10} {'post p50':>9} {'post p95':>9} {'repeat/s':>9} "
+              f"{'e5 share':>8} {'CPU ms/post':>11} {'peak RSS':>9}")
+    print(header)
+    print("-" * len(header))
+    for mode in args.modes.split(","):
+        child = subprocess.run([sys.executable, "-m", "benchmarks.speed_text", "--one", mode,
+                                "--batch", str(args.batch), "--posts", str(args.posts)],
+                               cwd=REPO, capture_output=True, text=True, check=True)
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"{mode:7} {r['cold_first_batch_s']:13.2f}s {r['warm_posts_per_s']:8.1f} "
+              f"{r['warm_batch_p50_ms']:8.0f}ms {r['warm_batch_p95_ms']:8.0f}ms "
+              f"{r['warm_per_post_p50_ms']:7.2f}ms {r['warm_per_post_p95_ms']:7.2f}ms "
+              f"{r['repeat_posts_per_s']:9.1f} {100 * r['embedded_share']:7.0f}% "
+              f"{r['warm_cpu_ms_per_post']:11.2f} {r['peak_rss_mb']:7.0f}MB")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

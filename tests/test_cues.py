@@ -1,0 +1,96 @@
+"""Sarcasm cues on hand-written English and Chinese posts."""
+
+import numpy as np
+import pytest
+
+from analysis.cues import FEATURES, INDEX, cue_names, cue_vector, find_cues, scare_quotes
+
+
+def names(text, lang):
+    return cue_names(find_cues(text, lang))
+
+
+def features(text, lang):
+    return {c.feature for c in find_cues(text, lang)}
+
+
+def test_mocking_emoji_and_praise_complaint_in_english():
+    found = names("Great, another update that breaks everything 🙄", "en")
+    assert "🙄" in found
+    assert "praise + complaint" in found
+
+
+def test_chinese_disguised_criticism():
+    text = "这产品真厉害，让我三天没睡着[微笑]"
+    found = names(text, "zh")
+    assert "夸中带贬" in found  # 厉害 (praise) with 没睡 (complaint)
+    assert "[微笑]" in found  # the Weibo smile reads as contempt in Chinese
+
+
+@pytest.mark.parametrize("text", ["my phone died again 🙂", "battery drains in an hour 😅"])
+def test_smile_next_to_a_complaint_is_contempt_in_english(text):
+    assert "contextual_smile" in features(text, "en")
+
+
+def test_friendly_smile_in_english_is_not_a_cue():
+    assert features("Thanks for the help 🙂 see you tomorrow", "en") == set()
+
+
+def test_smile_in_chinese_is_contempt_even_without_complaint():
+    assert "contextual_smile" in features("新系统挺好的🙂", "zh")
+
+
+def test_hehe_and_sarcastic_thanks():
+    found = names("真是谢谢你们的客服了，呵呵", "zh")
+    assert "呵呵" in found and "真是谢谢" in found
+    assert "呵" not in found  # the shorter match inside 呵呵 is not repeated
+
+
+@pytest.mark.parametrize("text", ["Love this phone /s", "What a great day #sarcasm",
+                                  "so fun #not", "nice one #irony"])
+def test_explicit_markers(text):
+    assert "explicit_marker" in features(text, "en")
+
+
+def test_slash_in_a_path_or_url_is_not_a_marker():
+    assert "explicit_marker" not in features("see docs/setup and a/b testing", "en")
+
+
+def test_english_phrases():
+    found = names("Yeah right, thanks a lot for deleting my photos", "en")
+    assert "yeah right" in found and "thanks a lot" in found
+
+
+def test_scare_quotes_short_spans_only():
+    assert scare_quotes('Their "premium" support is a bot', "en") == ["premium"]
+    assert scare_quotes("所谓的“民主”罢了", "zh") == ["民主"]
+    quote = '"I will never ever come back to this place because the food was cold"'
+    assert scare_quotes(quote, "en") == []
+
+
+def test_hyperbole_in_both_languages():
+    assert "hyperbole" in features("Best update ever, sooooo smooth", "en")
+    assert "hyperbole" in features("宇宙第一旗舰，遥遥领先", "zh")
+
+
+def test_negated_praise_is_not_praise_in_chinese():
+    assert "praise_complaint" not in features("不好用，还发烫", "zh")
+
+
+def test_plain_posts_have_no_named_cues():
+    assert names("The new phone ships on Friday in three colours.", "en") == []
+    assert names("新手机周五发货，有三种颜色。", "zh") == []
+
+
+def test_vector_shape_range_and_order():
+    vec = cue_vector("Great, another update that breaks everything 🙄🙄🙄🙄", "en")
+    assert vec.shape == (len(FEATURES),) and vec.dtype == np.float32
+    assert 0.0 <= vec.min() and vec.max() <= 1.0
+    assert vec[INDEX["mocking_emoji"]] > 0
+    assert vec[INDEX["explicit_marker"]] == 0
+    assert cue_vector("", "en").sum() == 0
+
+
+def test_empty_and_none_text():
+    assert find_cues("", "zh") == []
+    assert find_cues(None, "en") == []

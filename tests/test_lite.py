@@ -1,0 +1,96 @@
+"""The lite analyzer end to end: trained text heads, caption OCR and faces on images the test
+draws, fused into verdicts with explanations in the post's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from analysis.lite import MAX_CHARS, LiteAnalyzer
+from analysis.verdict import LABELS, Item
+from data.demo.memes import find_cjk_font
+
+CJK_FONT = find_cjk_font()
+
+
+@pytest.fixture(scope="module")
+def lite() -> LiteAnalyzer:
+    return LiteAnalyzer()
+
+
+def caption_image(path: Path, text: str, font_path=None) -> Path:
+    img = Image.new("RGB", (480, 360), (60, 60, 70))
+    font = (ImageFont.truetype(str(font_path), 64) if font_path
+            else ImageFont.load_default(size=56))
+    ImageDraw.Draw(img).text((240, 180), text, font=font, anchor="mm", fill="white",
+                             stroke_width=3, stroke_fill="black")
+    img.save(path)
+    return path
+
+
+def test_plain_polarity_in_both_languages(lite):
+    positive, negative, zh_negative = lite.analyze([
+        Item("I love this phone, best purchase ever, the camera is stunning"),
+        Item("Worst phone I have ever owned. Battery died twice today, I want a refund."),
+        Item("这手机太垃圾了，天天死机，气死我了", lang="zh"),
+    ])
+    assert positive.label == "positive" and positive.emotion == "joy"
+    # Plain complaints: the intent must be negative (the heads sometimes call them ironic).
+    assert negative.sentiment == "negative" and negative.label != "positive"
+    assert zh_negative.sentiment == "negative" and zh_negative.emotion in ("anger", "disgust")
+    assert zh_negative.explanation.endswith("。")  # explained in Chinese
+
+
+def test_text_cues_make_sarcasm(lite):
+    verdict = lite.analyze([Item("Great, another update that breaks everything 🙄")])[0]
+    assert verdict.label == "sarcastic" and verdict.sentiment == "negative"
+    assert "🙄" in verdict.evidence["cues"] and "🙄" in verdict.explanation
+
+
+def test_praise_against_a_mocking_caption_is_disguised_criticism(lite, tmp_path):
+    meme = caption_image(tmp_path / "fine.png", "TERRIBLE. I HATE IT")
+    text = "Really loving the new battery on this phone"
+    alone, with_meme = lite.analyze([Item(text), Item(text, image=meme)])
+    assert "HATE" in with_meme.ocr_text.upper()
+    assert with_meme.sarcasm_score > alone.sarcasm_score
+    assert with_meme.label == "sarcastic" and with_meme.sentiment == "negative"
+    assert "caption" in with_meme.explanation
+
+
+@pytest.mark.skipif(CJK_FONT is None, reason="no CJK font (Debian fonts-wqy-microhei)")
+def test_chinese_caption_is_read_and_explained_in_chinese(lite, tmp_path):
+    meme = caption_image(tmp_path / "zh.png", "气死我了，垃圾", CJK_FONT)
+    verdict = lite.analyze([Item("这手机续航真厉害 👍", image=meme, lang="zh")])[0]
+    assert "垃圾" in verdict.ocr_text
+    assert verdict.label == "sarcastic"
+    assert "图片配字" in verdict.explanation and verdict.explanation.endswith("。")
+
+
+def test_empty_post_is_neutral_with_low_confidence_and_says_why(lite):
+    verdict = lite.analyze([Item("")])[0]
+    assert verdict.label == "neutral" and verdict.confidence <= 0.3
+    assert "no text and no readable image" in verdict.evidence["notes"]
+
+
+def test_unreadable_image_falls_back_to_text(lite, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    verdict = lite.analyze([Item("Worst update ever, everything is broken", image=broken)])[0]
+    assert verdict.sentiment == "negative"
+    assert any("image rejected" in note for note in verdict.evidence["notes"])
+
+
+def test_long_text_is_truncated_with_a_note(lite):
+    verdict = lite.analyze([Item("I love it. " * 1000)])[0]
+    assert any(f"to {MAX_CHARS} characters" in note for note in verdict.evidence["notes"])
+    assert verdict.label in LABELS
+
+
+def test_verdict_shape_and_calibrated_confidence(lite):
+    verdicts = lite.analyze([Item("ok"), Item("Nimbus 7 ships on Friday")])
+    for verdict in verdicts:
+        assert verdict.analyzer == "lite@1.0" and 0 <= verdict.confidence <= 1
+        assert abs(sum(verdict.emotions.values()) - 1) < 1e-2
+        assert verdict.latency_ms > 0

@@ -1,0 +1,63 @@
+"""The training script, on a tiny sample of the shared data, writes artifacts that load."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import datasets
+from analysis.heads import CONFIG_FILE, WEIGHTS_FILE, TextModel
+
+REPO = Path(__file__).resolve().parent.parent
+
+needs_data = pytest.mark.skipif(
+    not datasets.available(),
+    reason=f"shared training data not found at {datasets.data_dir()} (SUBTEXT_SHARED_DATA)")
+
+
+@needs_data
+def test_tiny_training_run_writes_loadable_artifacts(tmp_path):
+    out = tmp_path / "artifacts"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # sklearn's convergence chatter on 20 rows
+    run = subprocess.run([sys.executable, "-m", "analysis.train", "--sample", "20", "--out",
+                          str(out)], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=280)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "TweetEval irony (val)" in run.stdout  # the dev figures table is printed
+    assert {p.name for p in out.iterdir()} == {WEIGHTS_FILE, CONFIG_FILE, "PROVENANCE.json"}
+
+    provenance = json.loads((out / "PROVENANCE.json").read_text())
+    assert provenance["sample"] == 20 and provenance["seed"]
+    assert {row["set"] for row in provenance["dev_figures"]} >= {"ToSarcasm (dev)",
+                                                                   "SMP2020 virus_dev"}
+    assert provenance["packages"]["numpy"]
+
+    model = TextModel.load(out)
+    scores = model.predict(["I love it", "太差了"], ["en", "zh"], embed="always")
+    assert [s.lang for s in scores] == ["en", "zh"]
+    assert all(abs(sum(s.sentiment.values()) - 1) < 1e-3 for s in scores)
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    env = {**os.environ, "SUBTEXT_SHARED_DATA": str(tmp_path / "nowhere")}
+    run = subprocess.run([sys.executable, "-m", "analysis.train", "--sample", "5", "--out",
+                          str(tmp_path / "out")], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert "shared data not found" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_loading_artifacts_of_other_features_fails_clearly(tmp_path):
+    from analysis.heads import ARTIFACTS
+
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        (tmp_path / name).write_bytes((ARTIFACTS / name).read_bytes())
+    config = json.loads((tmp_path / CONFIG_FILE).read_text())
+    config["dense_features"] = config["dense_features"][:-1]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="retrain"):
+        TextModel.load(tmp_path)
