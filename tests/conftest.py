@@ -14,6 +14,7 @@ from data.store import Store
 from subtext.api import create_app
 from subtext.config import load
 from subtext.engine import Engine
+from tests.fixtures.servers import Server
 
 REPLAY_ROWS = [
     {"id": "r1", "text": "Love my Nimbus 7, the camera is amazing", "lang": "en",
@@ -105,3 +106,11 @@ def loaded(engine, client):
     engine.analyze_pending()
     engine.evaluate_alerts()
     return client
+
+
+@pytest.fixture
+def server():
+    """A threaded HTTP server on 127.0.0.1 serving recorded source responses."""
+    running = Server()
+    yield running
+    running.close()

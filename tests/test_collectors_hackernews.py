@@ -41,13 +41,6 @@ class FakeAlgolia:
 
 
 @pytest.fixture
-def server():
-    running = Server()
-    yield running
-    running.close()
-
-
-@pytest.fixture
 def hn(server):
     built = []
 

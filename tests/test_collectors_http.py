@@ -6,17 +6,10 @@ import time
 import pytest
 
 from collectors.http import PoliteClient, Politeness, RateLimited, SourceError, retry_after
-from tests.fixtures.servers import Reply, Server
+from tests.fixtures.servers import Reply
 
 FAST = Politeness(timeout_s=0.3, retries=2, backoff_s=0.01, max_wait_s=0.5, per_minute=60_000,
                   user_agent="SubtextTest/1.0 (+https://example.org/subtext)")
-
-
-@pytest.fixture
-def server():
-    running = Server()
-    yield running
-    running.close()
 
 
 @pytest.fixture

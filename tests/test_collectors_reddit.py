@@ -51,13 +51,6 @@ class FakeReddit:
 
 
 @pytest.fixture
-def server():
-    running = Server()
-    yield running
-    running.close()
-
-
-@pytest.fixture
 def reddit(server):
     built = []
 

@@ -6,17 +6,10 @@ from collectors.registry import build_collector
 from data import queries
 from subtext import jobs
 from subtext.config import Brand
-from tests.fixtures.servers import FAST, Reply, Server, fixture_json
+from tests.fixtures.servers import FAST, Reply, fixture_json
 
 BRANDS = (Brand("Nimbus", "nimbus OR 云朵"),)
 KEY = "AIzaSy-test-key-never-logged"
-
-
-@pytest.fixture
-def server():
-    running = Server()
-    yield running
-    running.close()
 
 
 @pytest.fixture
