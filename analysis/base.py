@@ -36,7 +36,7 @@ def load_analyzer(settings) -> Analyzer:
     if backend == "lite":
         from analysis.lite import LiteAnalyzer
 
-        return LiteAnalyzer()
+        return LiteAnalyzer(embed=getattr(settings, "embed", "always"))
     if isinstance(settings, str):
         from subtext.config import Analysis
 

@@ -50,6 +50,8 @@ class Analysis:
     backend: str = "lite"
     batch_size: int = 64
     every_seconds: int = 5
+    # lite: which posts get the embedding heads (the slow, better part): always | auto | never
+    embed: str = "always"
     # The transformers backends (vlm, text-hf); lite ignores these.
     model: str = ""  # vlm: a hub id (read from the local cache only) or a local directory
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
@@ -95,6 +97,7 @@ class Config:
 BACKENDS = {"lite", "vlm", "text-hf"}
 DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+EMBED_MODES = ("always", "auto", "never")
 # text-hf label maps: which of our labels each model role may map its labels to.
 LABEL_TARGETS = {"sentiment": SENTIMENTS, "irony": ("sarcastic", "not_sarcastic"),
                  "emotion": EMOTIONS}
@@ -171,7 +174,8 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
-    r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "model", "device", "dtype",
+    r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
+                           "dtype",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps"})
     backend = r.get(a, "analysis.backend", str, "lite")
@@ -187,6 +191,10 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
     if not DEVICES.fullmatch(device):
         raise ConfigError(r.file, "analysis.device",
                           f"expected auto, cpu, cuda or cuda:N, got {device!r}")
+    embed = r.get(a, "analysis.embed", str, "always")
+    if embed not in EMBED_MODES:
+        raise ConfigError(r.file, "analysis.embed",
+                          f"expected one of {', '.join(EMBED_MODES)}, got {embed!r}")
     dtype = r.get(a, "analysis.dtype", str, "auto")
     if dtype not in DTYPES:
         raise ConfigError(r.file, "analysis.dtype",
@@ -196,6 +204,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         # A VLM batch holds every image and answer in GPU memory: smaller by default.
         batch_size=r.positive(a, "analysis.batch_size", 8 if backend == "vlm" else 64),
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
+        embed=embed,
         model=model.strip(),
         device=device,
         dtype=dtype,

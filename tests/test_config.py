@@ -41,6 +41,7 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
     ("[[sources]]\nkind = 'replay'\nevery_seconds = 0\n", "sources[0].every_seconds",
      "must be positive"),
     ("[analysis]\nbackend = 'magic'\n", "analysis.backend", "unknown backend"),
+    ("[analysis]\nembed = 'sometimes'\n", "analysis.embed", "expected one of always"),
     ("[alerts]\nsarcasm_threshold = 1.5\n", "alerts.sarcasm_threshold", "between 0 and 1"),
     ("brands = 3\n", "brands", "expected an array"),
     ("this is = not toml [", "-", "not valid TOML"),
@@ -64,3 +65,12 @@ def test_source_settings_are_kept_for_the_collector(tmp_path):
     config = load(write(tmp_path, "[[sources]]\nname = 'd'\nkind = 'replay'\n"
                                   "file = 'x.jsonl'\ntrickle = 5\n"))
     assert config.sources[0].settings == {"file": "x.jsonl", "trickle": 5}
+
+
+def test_lite_embed_mode_reaches_the_analyzer(tmp_path):
+    from analysis.base import load_analyzer
+
+    config = load(write(tmp_path, "[analysis]\nembed = 'auto'\n"))
+    assert config.analysis.embed == "auto"
+    assert load_analyzer(config.analysis).embed == "auto"
+    assert load_analyzer("lite").embed == "always"  # the default: the better dev figures
