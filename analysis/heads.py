@@ -10,6 +10,9 @@ as numpy arrays and JSON (no pickle: safe to load, and independent of library ve
   plus the same cue and lexicon features. Better, but e5 costs tens of milliseconds a post on
   two cores.
 
+For English sarcasm a third source joins them where e5 runs: the fine-tuned MiniLM encoder of
+`analysis/tuned.py` (frozen embeddings cap English sarcasm; fine-tuning moves it).
+
 Their logits are blended per task and language with a weight chosen on dev data and divided by
 a temperature fitted on dev data, so the probabilities are calibrated. `embed="auto"` runs e5
 only for posts whose fast verdict is unsure (a threshold chosen on dev), which keeps
@@ -22,6 +25,7 @@ The model is used for post text and for the OCR caption of an image alike.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ MAX_CHARS = 2000  # the n-gram head reads this much; e5 reads its own, shorter, 
 EXPLICIT_SARCASM = 0.9  # "/s" or #sarcasm settles it (no training set has them: see cues.py)
 NGRAMS = (1, 2, 3, 4)
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,8 +131,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class TextModel:
     """Load once (`TextModel.load()`), then `predict` batches of texts."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], config: dict):
-        self.config = config
+    def __init__(self, arrays: dict[str, np.ndarray], config: dict,
+                 directory: Path = ARTIFACTS):
+        self.config, self.directory = config, Path(directory)
         self.bits = int(config["ngram_bits"])
         self.slices = {t: slice(*config["columns"][t]) for t in TASKS}
         self.blend = config["blend"]  # task -> lang -> weight of the e5 head's logits
@@ -143,6 +149,9 @@ class TextModel:
         self.emb = {lang: (arrays[f"emb.{lang}.w"].astype(np.float32),
                            arrays[f"emb.{lang}.bias"].astype(np.float32)) for lang in LANGS}
         self._embedder = None
+        # task -> lang -> weight of the fine-tuned encoder's logits (absent: not trained)
+        self.tuned_weight = config.get("tuned", {}).get("weight", {})
+        self._tuned = None  # the encoder, loaded on first use; False once it failed to load
 
     @classmethod
     def load(cls, directory: Path = ARTIFACTS) -> TextModel:
@@ -153,7 +162,7 @@ class TextModel:
         if tuple(config["dense_features"]) != DENSE_FEATURES:
             raise ValueError(f"{directory}: artifacts were trained on other features; retrain "
                              "with python -m analysis.train")
-        return cls(arrays, config)
+        return cls(arrays, config, directory)
 
     # -- the pieces, public so training checks them against sklearn ----------------------------
 
@@ -227,9 +236,38 @@ class TextModel:
             sub = [langs[i] for i in rows]
             logits[rows] = self.blended(logits[rows],
                                         self.embedding_logits(vectors, dense[rows], sub), sub)
+            self._add_tuned(logits, [texts[i] for i in rows], rows, sub)
         probs = self.probabilities(logits, sarcasm_prior)
         return [self._scores(i, probs, found[i], langs[i], dense[i], bool(use[i]))
                 if texts[i].strip() else empty_scores(langs[i]) for i in range(len(texts))]
+
+    def _add_tuned(self, logits: np.ndarray, texts: list[str], rows: np.ndarray,
+                   langs: list[str]) -> None:
+        """Mix the fine-tuned encoder's logits into the rows of its language, in place."""
+        for task, per_lang in self.tuned_weight.items():
+            for lang, weight in per_lang.items():
+                mine = [j for j, x in enumerate(langs) if x == lang]
+                if not weight or not mine or not self.tuned:
+                    continue
+                cols = self.slices[task]
+                tuned = self.tuned.logits([texts[j] for j in mine])[task]
+                at = rows[mine]
+                logits[at, cols] = (1.0 - weight) * logits[at, cols] + weight * tuned
+
+    @property
+    def tuned(self):
+        """The fine-tuned encoder, or None where its base model is not installed (the other
+        heads then stand alone, a little less accurate on English sarcasm)."""
+        if self._tuned is None:
+            from analysis.tuned import TunedEncoder
+
+            try:
+                self._tuned = TunedEncoder.load(self.directory)
+            except (FileNotFoundError, OSError) as exc:
+                log.warning("fine-tuned English encoder unavailable, using the other heads: %s",
+                            exc)
+                self._tuned = False
+        return self._tuned or None
 
     def _to_embed(self, logits: np.ndarray, texts: list[str], embed: str) -> np.ndarray:
         nonempty = np.array([bool(t.strip()) for t in texts])

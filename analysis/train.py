@@ -3,6 +3,10 @@
     python -m analysis.train                 # full run: dev figures table + analysis/artifacts/
     python -m analysis.train --sample 60     # tiny fast run (tests), N texts per corpus
     python -m analysis.train --out DIR       # write the artifacts elsewhere
+    python -m analysis.train --reuse-tuned   # keep the fine-tuned encoder of --out
+
+A full run first fine-tunes the English sarcasm encoder (`analysis/tune.py`, ~15 minutes),
+then fits the linear heads and weighs the three sources of logits on dev.
 
 Data: the shared datasets (`analysis/datasets.py`). Train splits fit the heads; dev splits choose
 the hyper-parameters (regularisation, blend weight of the two heads, temperature, the `auto`
@@ -34,6 +38,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from analysis import datasets as D
 from analysis import heads
+from analysis import tune as tuning
+from analysis import tuned as T
 from analysis.cues import find_cues
 from analysis.embed import DIM, MODEL_ID, DiskCache, Embedder
 from analysis.heads import DENSE_FEATURES, TASKS, dense_features, ngram_features, norm_lang
@@ -50,6 +56,8 @@ C_FAST = {"sentiment": (16.0,), "emotion": (16.0,), "sarcasm": (4.0,)}
 C_EMB = (1.0, 4.0)
 LANGS = heads.LANGS
 BLEND_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+# the fine-tuned encoder's heads and the language it reads
+TUNED_TASKS = {"sarcasm": "en", "emotion": "en"}
 AUTO_SHARE = 0.15  # the `auto` mode embeds about this share of posts (200 posts/s on 2 cores)
 
 
@@ -356,14 +364,22 @@ class TaskChoice:
     figures: dict  # dev set name -> {fast, emb, blend}
     logits: dict  # dev set name -> (fast, emb) dev logits at the chosen C
     langs: dict  # dev set name -> its language
+    tuned: dict = field(default_factory=dict)  # dev set name -> fine-tuned encoder's logits
+    tuned_weight: dict = field(default_factory=dict)  # lang -> weight of those logits
 
-    def mixed(self, name: str) -> np.ndarray:
+    def mixed(self, name: str, tuned_weight: float | None = None) -> np.ndarray:
         fast, emb = self.logits[name]
         w = self.blend[self.langs[name]]
-        return fast if emb is None else (1 - w) * fast + w * emb
+        out = fast if emb is None else (1 - w) * fast + w * emb
+        if name in self.tuned:
+            v = self.tuned_weight.get(self.langs[name], 0.0) if tuned_weight is None \
+                else tuned_weight
+            out = (1 - v) * out + v * self.tuned[name]
+        return out
 
 
-def choose(task: str, corpora, embed: bool, log, quick: bool = False) -> TaskChoice:
+def choose(task: str, corpora, embed: bool, log, quick: bool = False, encoder=None
+           ) -> TaskChoice:
     devs = [d for d in DEV_SETS if d.task == task and d.corpus in corpora]
     langs = {d.name: corpora[d.corpus].split.lang for d in devs}
     grid_fast, grid_emb = (C_FAST[task][:1], C_EMB[:1]) if quick else (C_FAST[task], C_EMB)
@@ -380,15 +396,32 @@ def choose(task: str, corpora, embed: bool, log, quick: bool = False) -> TaskCho
             dev_score(d, corpora, (1 - w) * fast[d.name] + w * emb[d.name]) for d in mine])))
     choice = TaskChoice(C_fast, C_emb, blend, 1.0, {},
                         {d.name: (fast[d.name], emb.get(d.name)) for d in devs}, langs)
+    if encoder is not None and task in TUNED_TASKS:
+        weigh_tuned(choice, task, devs, corpora, encoder)
     choice.temperature = fit_temperature(task, devs, corpora,
                                          {d.name: choice.mixed(d.name) for d in devs})
     choice.figures = {d.name: {"fast": dev_score(d, corpora, fast[d.name]),
                                "emb": dev_score(d, corpora, emb[d.name]) if d.name in emb
                                else None,
-                               "blend": dev_score(d, corpora, choice.mixed(d.name))}
+                               "blend": dev_score(d, corpora, choice.mixed(d.name, 0.0)),
+                               "tuned": dev_score(d, corpora, choice.tuned[d.name])
+                               if d.name in choice.tuned else None,
+                               "final": dev_score(d, corpora, choice.mixed(d.name))}
                       for d in devs}
-    log(f"  {task}: C_fast={C_fast} C_emb={C_emb} blend={blend} T={choice.temperature:.2f}")
+    log(f"  {task}: C_fast={C_fast} C_emb={C_emb} blend={blend} tuned={choice.tuned_weight} "
+        f"T={choice.temperature:.2f}")
     return choice
+
+
+def weigh_tuned(choice: TaskChoice, task: str, devs, corpora, encoder) -> None:
+    """Logits of the fine-tuned encoder on the dev sets of its language, and the weight of
+    them against the blended heads that scores best on those sets."""
+    lang = TUNED_TASKS[task]
+    mine = [d for d in devs if choice.langs[d.name] == lang]
+    for d in mine:
+        choice.tuned[d.name] = encoder.logits(corpora[d.corpus].split.texts)[task]
+    choice.tuned_weight[lang] = float(max(BLEND_GRID, key=lambda v: np.mean([
+        dev_score(d, corpora, choice.mixed(d.name, v)) for d in mine])))
 
 
 def _best_C(label, devs, corpora, part, grid, log):
@@ -463,6 +496,9 @@ def export(out: Path, heads_fast: dict[str, Linear], heads_emb: dict[str, dict[s
         "temperature": {t: choices[t].temperature for t in TASKS},
         "auto_threshold": auto_threshold,
     }
+    weights = {t: ch.tuned_weight for t, ch in choices.items() if ch.tuned_weight}
+    if weights:
+        config["tuned"] = {"file": T.ARTIFACT, "base": T.BASE_MODEL, "weight": weights}
     (out / heads.CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     (out / "PROVENANCE.json").write_text(json.dumps(provenance, indent=1, ensure_ascii=False)
                                          + "\n", encoding="utf-8")
@@ -508,14 +544,17 @@ def verify_export(out: Path, heads_fast, heads_emb, corpora, n: int = 400) -> st
 
 # --- the run -------------------------------------------------------------------------------------
 
-def run(out: Path, sample: int | None, embed: bool = True, log=print) -> dict:
+def run(out: Path, sample: int | None, embed: bool = True, log=print,
+        reuse_tuned: bool = False) -> dict:
     np.random.seed(SEED)
     t0 = time.perf_counter()
+    encoder, tuned = fine_tune(out, sample, embed, reuse_tuned, log)
     corpora = load_corpora(sample)
     log(f"featurizing {len(corpora)} corpora (embeddings {'on' if embed else 'off'})")
     featurize(corpora, embed, log)
     # a --sample run is a smoke test of the pipeline: one value per grid
-    choices = {task: choose(task, corpora, embed, log, quick=bool(sample)) for task in TASKS}
+    choices = {task: choose(task, corpora, embed, log, quick=bool(sample), encoder=encoder)
+               for task in TASKS}
     log("fitting the final heads on all training data")
     heads_fast = {t: fit_task(t, corpora, "fast", choices[t].C_fast) for t in TASKS}
     heads_emb = {lang: {t: fit_task(t, corpora, "emb", choices[t].C_emb[lang], lang=lang)
@@ -525,12 +564,30 @@ def run(out: Path, sample: int | None, embed: bool = True, log=print) -> dict:
     calibration = calibration_report(choices, corpora)
     provenance = make_provenance(corpora, choices, figures, calibration, sample, embed,
                                  auto_threshold, time.perf_counter() - t0)
+    provenance["tuned_encoder"] = tuned
     export(out, heads_fast, heads_emb, choices, auto_threshold, provenance)
     log(verify_export(out, heads_fast, heads_emb, corpora))
     log(format_table(figures))
     log(f"calibration (ECE of the top class, dev): {json.dumps(calibration)}")
     log(f"artifacts written to {out} in {time.perf_counter() - t0:.0f}s")
     return provenance
+
+
+def fine_tune(out: Path, sample, embed: bool, reuse: bool, log):
+    """The fine-tuned English encoder (trained now, or the one already in `out` with
+    `reuse`) and its provenance; none without embeddings (it runs where e5 runs)."""
+    if not embed:
+        (out / T.ARTIFACT).unlink(missing_ok=True)
+        return None, None
+    previous = out / "PROVENANCE.json"
+    if reuse and (out / T.ARTIFACT).exists():
+        log(f"reusing the fine-tuned encoder in {out}")
+        info = json.loads(previous.read_text()).get("tuned_encoder") if previous.exists() \
+            else None
+    else:
+        log("fine-tuning the English sarcasm encoder (analysis/tune.py)")
+        info = tuning.train(out, sample, log=log)
+    return T.TunedEncoder.load(out), info
 
 
 def choose_auto(choices: dict[str, TaskChoice], heads_fast: dict[str, Linear], corpora
@@ -576,6 +633,8 @@ def figures_table(choices, auto_figures) -> list[dict]:
                      "fast": round(f["fast"], 4),
                      "embedding": None if f["emb"] is None else round(f["emb"], 4),
                      "blend (embed=always)": round(f["blend"], 4),
+                     "tuned": None if f["tuned"] is None else round(f["tuned"], 4),
+                     "final (embed=always)": round(f["final"], 4),
                      "auto": round(auto_figures[d.name][0], 4),
                      "auto_embedded_share": round(auto_figures[d.name][1], 3)})
     return rows
@@ -602,12 +661,14 @@ def calibration_report(choices, corpora) -> dict:
 
 def format_table(rows: list[dict]) -> str:
     head = f"{'dev set':40} {'metric':12} {'target':>6} {'fast':>7} {'e5':>7} {'blend':>7} " \
-           f"{'auto':>7} {'emb%':>5}"
+           f"{'tuned':>7} {'final':>7} {'auto':>7} {'emb%':>5}"
     lines = [head, "-" * len(head)]
     for r in rows:
         e5 = f"{r['embedding']:.4f}" if r["embedding"] is not None else "-"
+        tuned = f"{r['tuned']:.4f}" if r["tuned"] is not None else "-"
         lines.append(f"{r['set']:40} {r['metric']:12} {r['target']:6.2f} {r['fast']:7.4f} "
-                     f"{e5:>7} {r['blend (embed=always)']:7.4f} {r['auto']:7.4f} "
+                     f"{e5:>7} {r['blend (embed=always)']:7.4f} {tuned:>7} "
+                     f"{r['final (embed=always)']:7.4f} {r['auto']:7.4f} "
                      f"{100 * r['auto_embedded_share']:4.0f}%")
     return "\n".join(lines)
 
@@ -635,6 +696,7 @@ def make_provenance(corpora, choices, figures, calibration, sample, embed, auto_
         "cross_validated": [d.name for d in DEV_SETS if d.cv],
         "chnsenticorp_heldout": f"{D.CHNSENTI_HELDOUT:.0%} of the file, seed {D.SPLIT_SEED}",
         "hyper_parameters": {t: {"C_fast": ch.C_fast, "C_emb": ch.C_emb, "blend": ch.blend,
+                                 "tuned_weight": ch.tuned_weight,
                                  "C_fast_searched": [1.0, 4.0, 16.0],
                                  "temperature": round(ch.temperature, 4)}
                              for t, ch in choices.items()},
@@ -650,14 +712,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=None,
                         help="use at most N texts of each corpus (a quick run)")
     parser.add_argument("--no-embed", action="store_true",
-                        help="skip e5 (the embedding head is then trained on zeros)")
+                        help="skip e5 (the embedding head is then trained on zeros) and the "
+                        "fine-tuned encoder")
+    parser.add_argument("--reuse-tuned", action="store_true",
+                        help="keep the fine-tuned encoder already in --out (saves ~15 min)")
     args = parser.parse_args(argv)
     if not D.available():
         print(f"shared data not found at {D.data_dir()} (set SUBTEXT_SHARED_DATA)",
               file=sys.stderr)
         return 2
     run(args.out, args.sample, embed=not args.no_embed,
-        log=lambda msg: print(msg, flush=True))
+        log=lambda msg: print(msg, flush=True), reuse_tuned=args.reuse_tuned)
     return 0
 
 

@@ -72,7 +72,7 @@ def _label(dev: T.DevSet, s):
 def ours_cv(dev: T.DevSet) -> dict:
     figures = json.loads((ARTIFACTS / "PROVENANCE.json").read_text())["dev_figures"]
     row = next(r for r in figures if r["set"] == dev.name)
-    return {"never": row["fast"], "auto": row["auto"], "always": row["blend (embed=always)"]}
+    return {"never": row["fast"], "auto": row["auto"], "always": row["final (embed=always)"]}
 
 
 # --- baselines -------------------------------------------------------------------------------

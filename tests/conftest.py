@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,18 @@ def server():
     running = Server()
     yield running
     running.close()
+
+
+class NetworkUsed(AssertionError):
+    pass
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any socket opened under this fixture fails the test: models must load offline."""
+    def refuse(*args, **kwargs):
+        raise NetworkUsed("a model tried to open a socket")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

