@@ -64,6 +64,9 @@ class ImageReader:
         self.ocr.load()
         self.faces.load()
 
+    def clear_cache(self) -> None:
+        self._cache = _LruCache(self._cache.size)
+
     def read(self, path: Path) -> ImageSignals:
         start = time.perf_counter()
         return self._read_raw(read_raw(Path(path)), start)

@@ -21,7 +21,7 @@ from analysis.verdict import Item, Verdict
 
 MAX_CHARS = 2000  # the heads see a post's start; beyond this it is a document, not a post
 EMPTY_CONFIDENCE = 0.2
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: the fine-tuned English encoder joins the text heads
 
 
 class LiteAnalyzer:

@@ -255,7 +255,7 @@ def test_feedback(api):
 
 def test_health_and_runs(api):
     health = api.get("/health").json()
-    assert health["status"] == "ok" and health["analyzer"] == "lite@1.0"
+    assert health["status"] == "ok" and health["analyzer"] == "lite@1.1"
     assert health["pending"] == 0 and health["counts"]["posts"] == len(POSTS)
     assert health["brands"] == ["Nimbus", "Voltra"]
     runs = api.get("/v1/runs").json()["items"]

@@ -225,7 +225,7 @@ def frame_with(at, column: str) -> pd.DataFrame:
 def test_health_page_lists_runs(api_url):
     at = run_page("pages/health.py")
     shown = texts(at)
-    assert "lite@1.0" in shown and "Pending analysis 0" in shown
+    assert "lite@1.1" in shown and "Pending analysis 0" in shown
     runs = frame_with(at, "job")
     assert {"collect", "analyze", "alerts"} <= set(runs["job"])
     assert (runs["status"] == "ok").all() and not at.warning
@@ -277,7 +277,7 @@ def test_sidebar_shows_engine_status(api_url):
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert [e.value for e in at.sidebar.success] == ["Engine: up"]
     status = at.sidebar.caption[0].value
-    assert "lite@1.0" in status and "Open alerts: **1**" in status
+    assert "lite@1.1" in status and "Open alerts: **1**" in status
 
 
 def test_sidebar_shows_engine_down(down_url):

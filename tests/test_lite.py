@@ -91,6 +91,6 @@ def test_long_text_is_truncated_with_a_note(lite):
 def test_verdict_shape_and_calibrated_confidence(lite):
     verdicts = lite.analyze([Item("ok"), Item("Nimbus 7 ships on Friday")])
     for verdict in verdicts:
-        assert verdict.analyzer == "lite@1.0" and 0 <= verdict.confidence <= 1
+        assert verdict.analyzer == "lite@1.1" and 0 <= verdict.confidence <= 1
         assert abs(sum(verdict.emotions.values()) - 1) < 1e-2
         assert verdict.latency_ms > 0
