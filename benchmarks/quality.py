@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNot beating the char-n-gram LR on: " + ", ".join(notes) + ". See the note in "
               "analysis/artifacts/PROVENANCE.json and the lead's report for why.")
     print(f"\n({time.perf_counter() - t0:.0f}s; 'never' = fast n-gram head only, 'always' = "
-          "with e5 on every post, 'auto' = e5 on the unsure share only)")
+          "with e5 (and, for English sarcasm and emotion, the fine-tuned MiniLM) on every "
+          "post, 'auto' = the same on the unsure share only)")
     return 0
 
 
