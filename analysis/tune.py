@@ -14,7 +14,9 @@ Batches are sampled so that classes weigh the same and a small corpus is not dro
 corpus weighs with the square root of its size, as in train.py); an emotion batch joins every
 EMOTION_EVERY-th step. The length of training (1.5 epochs of the sarcasm data; 0.5, 1, 1.5 and
 2 were compared) and the learning rate were chosen on the dev splits (TweetEval irony val,
-MMSD2.0 valid).
+MMSD2.0 valid). Expect seed noise of a point or more: with seed 29 instead of 13 the blended
+dev figures were irony F1 0.671 (vs 0.683), MMSD2.0 acc 0.769 (0.776), emotion macro-F1 0.794
+(0.825), and averaging the two encoders gained nothing.
 """
 
 from __future__ import annotations
