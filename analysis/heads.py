@@ -10,8 +10,9 @@ as numpy arrays and JSON (no pickle: safe to load, and independent of library ve
   plus the same cue and lexicon features. Better, but e5 costs tens of milliseconds a post on
   two cores.
 
-For English sarcasm a third source joins them where e5 runs: the fine-tuned MiniLM encoder of
-`analysis/tuned.py` (frozen embeddings cap English sarcasm; fine-tuning moves it).
+For English sarcasm and emotion a third source joins them where e5 runs: the fine-tuned
+MiniLM encoder of `analysis/tuned.py` (frozen embeddings cap English sarcasm; fine-tuning
+moves it).
 
 Their logits are blended per task and language with a weight chosen on dev data and divided by
 a temperature fitted on dev data, so the probabilities are calibrated. `embed="auto"` runs e5
@@ -243,16 +244,19 @@ class TextModel:
 
     def _add_tuned(self, logits: np.ndarray, texts: list[str], rows: np.ndarray,
                    langs: list[str]) -> None:
-        """Mix the fine-tuned encoder's logits into the rows of its language, in place."""
-        for task, per_lang in self.tuned_weight.items():
-            for lang, weight in per_lang.items():
-                mine = [j for j, x in enumerate(langs) if x == lang]
-                if not weight or not mine or not self.tuned:
-                    continue
+        """Mix the fine-tuned encoder's logits into the rows of its language, in place. One
+        forward pass per language serves every task's head."""
+        for lang in LANGS:
+            weights = {task: per_lang[lang] for task, per_lang in self.tuned_weight.items()
+                       if per_lang.get(lang)}
+            mine = [j for j, x in enumerate(langs) if x == lang]
+            if not weights or not mine or not self.tuned:
+                continue
+            tuned = self.tuned.logits([texts[j] for j in mine])
+            at = rows[mine]
+            for task, weight in weights.items():
                 cols = self.slices[task]
-                tuned = self.tuned.logits([texts[j] for j in mine])[task]
-                at = rows[mine]
-                logits[at, cols] = (1.0 - weight) * logits[at, cols] + weight * tuned
+                logits[at, cols] = (1.0 - weight) * logits[at, cols] + weight * tuned[task]
 
     @property
     def tuned(self):

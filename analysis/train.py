@@ -5,8 +5,8 @@
     python -m analysis.train --out DIR       # write the artifacts elsewhere
     python -m analysis.train --reuse-tuned   # keep the fine-tuned encoder of --out
 
-A full run first fine-tunes the English sarcasm encoder (`analysis/tune.py`, ~15 minutes),
-then fits the linear heads and weighs the three sources of logits on dev.
+A full run first fine-tunes the English encoder for sarcasm and emotion (`analysis/tune.py`,
+~15 minutes), then fits the linear heads and weighs the three sources of logits on dev.
 
 Data: the shared datasets (`analysis/datasets.py`). Train splits fit the heads; dev splits choose
 the hyper-parameters (regularisation, blend weight of the two heads, temperature, the `auto`
@@ -585,7 +585,7 @@ def fine_tune(out: Path, sample, embed: bool, reuse: bool, log):
         info = json.loads(previous.read_text()).get("tuned_encoder") if previous.exists() \
             else None
     else:
-        log("fine-tuning the English sarcasm encoder (analysis/tune.py)")
+        log("fine-tuning the English encoder (analysis/tune.py)")
         info = tuning.train(out, sample, log=log)
     return T.TunedEncoder.load(out), info
 
