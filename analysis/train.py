@@ -56,8 +56,7 @@ C_FAST = {"sentiment": (16.0,), "emotion": (16.0,), "sarcasm": (4.0,)}
 C_EMB = (1.0, 4.0)
 LANGS = heads.LANGS
 BLEND_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
-# the fine-tuned encoder's heads and the language it reads
-TUNED_TASKS = {"sarcasm": "en", "emotion": "en"}
+TUNED_TASKS = {task: T.LANG for task in T.TASK_WIDTH}  # the fine-tuned encoder's heads
 AUTO_SHARE = 0.15  # the `auto` mode embeds about this share of posts (200 posts/s on 2 cores)
 
 

@@ -6,12 +6,12 @@
 `python -m analysis.train` runs this first, then weighs the tuned logits against its other
 heads on the dev sets. One encoder, two heads trained together:
 
-- sarcasm: TweetEval irony train + MMSD2.0 train (text);
-- emotion: the English rows of train.py's emotion sources (TweetEval emotion train, MET-Meme
+- sarcasm: the English rows of train.py's sarcasm sources (TweetEval irony + MMSD2.0 train);
+- emotion: the English rows of its emotion sources (TweetEval emotion train, MET-Meme
   English, and the neutral posts of TweetEval sentiment val).
 
-Batches are sampled so that classes weigh the same and a small corpus is not drowned (a
-corpus weighs with the square root of its size, as in train.py); an emotion batch joins every
+Batches are sampled with train.py's row weights (classes weigh the same; a corpus weighs with
+the square root of its size, so a small one is not drowned); an emotion batch joins every
 EMOTION_EVERY-th step. The length of training (1.5 epochs of the sarcasm data; 0.5, 1, 1.5 and
 2 were compared) and the learning rate were chosen on the dev splits (TweetEval irony val,
 MMSD2.0 valid). Expect seed noise of a point or more: with seed 29 instead of 13 the blended
@@ -32,25 +32,12 @@ import numpy as np
 from analysis import datasets as D
 from analysis import heads
 from analysis import tuned as T
-from analysis.verdict import EMOTIONS
 
 SEED = 13
 EPOCHS = 1.5
 BATCH = 32
 EMOTION_EVERY = 3
 LR, WARMUP, WEIGHT_DECAY = 5e-4, 100, 0.01
-
-
-def _neutral_only(label):
-    return "neutral" if label == "neutral" else None
-
-
-# task -> [(loader, its arguments, label map or None)]
-SOURCES = {
-    "sarcasm": [(D.tweeteval, ("irony", "train"), None), (D.mmsd2, ("train",), None)],
-    "emotion": [(D.tweeteval, ("emotion", "train"), None), (D.met_meme, ("en",), None),
-                (D.tweeteval, ("sentiment", "val"), _neutral_only)],
-}
 
 
 @dataclass
@@ -62,23 +49,14 @@ class TaskData:
 
 
 def training_data(task: str, sample: int | None) -> TaskData:
-    rng = np.random.default_rng(SEED)
-    texts, labels, weights, names = [], [], [], []
-    for loader, args, mapping in SOURCES[task]:
-        split = loader(*args)
-        if sample and len(split) > sample:
-            split = split.subset(sorted(rng.choice(len(split), sample, replace=False)))
-        pairs = [(t, mapping(y) if mapping else y) for t, y in zip(split.texts, split.labels,
-                                                                   strict=True)]
-        pairs = [(t, y) for t, y in pairs if y is not None]
-        texts += [t for t, _ in pairs]
-        labels += [int(y) if task == "sarcasm" else EMOTIONS.index(y) for _, y in pairs]
-        weights.append(np.full(len(pairs), 1.0 / np.sqrt(max(len(pairs), 1))))
-        names.append(split.name)
-    y, w = np.array(labels, dtype=np.int64), np.concatenate(weights)
-    for k in np.unique(y):
-        w[y == k] /= w[y == k].sum()
-    return TaskData(texts, y, w / w.sum(), names)
+    """The English rows of train.py's sources for the task, weighed as train.py weighs them."""
+    from analysis import train  # here, not above: train imports this module
+
+    corpora = train.load_corpora(sample)
+    design = train.task_design(task, corpora, lang=T.LANG)
+    texts = [corpora[name].split.texts[i] for name, i in design.rows]
+    return TaskData(texts, design.y, design.weights / design.weights.sum(),
+                    list(dict.fromkeys(name for name, _ in design.rows)))
 
 
 def adapted_model(rng: np.random.Generator, base: Path | None = None):

@@ -30,6 +30,7 @@ RANK, ALPHA = 16, 32.0
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
            "attention.output.dense", "intermediate.dense", "output.dense")
 NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
+LANG = "en"  # the only language it reads: its tokenizer knows few Chinese characters
 TASK_WIDTH = {"sarcasm": 1, "emotion": 7}  # emotion: the 7 of the verdict
 
 
