@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from analysis.base import ModelNotAvailable, load_analyzer
 from analysis.text_hf import TextHfAnalyzer, from_sentiment, label_map
 from analysis.verdict import Item
 from subtext.config import Analysis
 from tests.tiny_models import save_classifier
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
 
 SENTIMENT = ["negative", "neutral", "positive"]
 IRONY = ["non_irony", "irony"]
@@ -54,14 +55,6 @@ MISERABLE = Signals(faces=[{"box": [10, 10, 80, 80], "detector": "cartoon", "exp
                                        "happy": 0.0, "sad": 0.8, "surprise": 0.0,
                                        "neutral": 0.05}}],
                     face_polarity=-0.95)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

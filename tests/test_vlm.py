@@ -24,21 +24,14 @@ from subtext import cli
 from subtext.config import Analysis
 from tests.tiny_models import ForceAnswers, save_vlm
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: torch on one thread
+
 GOOD = {"image_text": "", "label": "sarcastic", "sentiment": "negative", "emotion": "anger",
         "explanation": "The words praise, but the face is miserable."}
 
 
 def answer(**changes) -> str:
     return json.dumps({**GOOD, **changes}, ensure_ascii=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny matrices: thread hand-offs cost more than the maths on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
