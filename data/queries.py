@@ -15,11 +15,9 @@ import pyarrow as pa
 
 from data.store import Store
 
-# The newest verdict of each post: history across analyzers is kept, the listing shows the latest.
-LATEST_VERDICTS = """
-    SELECT * FROM verdicts
-    QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY created_at DESC, analyzer) = 1
-"""
+# The newest verdict of each post: history across analyzers is kept, the listing shows the
+# latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
+LATEST_VERDICTS = "SELECT * FROM verdicts WHERE latest"
 
 POST_COLUMNS = """
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,

@@ -8,8 +8,6 @@ reads use their own cursors, which DuckDB runs concurrently.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from analysis.verdict import Verdict
-from collectors.post import Post, utc_naive, utcnow
+from collectors.post import Post, utcnow
+from data import bulk
 from data.images import ImageRecord
 from data.schema import migrate
 
@@ -113,53 +112,15 @@ class Store:
 
     def save_posts(self, batch: list[tuple[Post, list[ImageRecord]]],
                    cursor: tuple[str, str, str] | None = None) -> Saved:
-        """Upsert posts with their images and brands in one transaction; the cursor
-        (source, brand, value) moves in the same transaction, so it never runs ahead of
-        what was stored."""
-        new = updated = 0
-        now = utcnow()
+        """Upsert posts with their images and brands in one transaction of set-based
+        statements (data/bulk.py); the cursor (source, brand, value) moves in the same
+        transaction, so it never runs ahead of what was stored."""
+        tables = bulk.post_tables(batch, utcnow())  # built before the lock is taken
         with self._transaction() as cur:
-            for post, images in batch:
-                existed = cur.execute("SELECT 1 FROM posts WHERE id = ?", [post.id]).fetchone()
-                self._upsert_post(cur, post, images, now)
-                if existed:
-                    updated += 1
-                else:
-                    new += 1
+            new = bulk.upsert_posts(cur, tables)
             if cursor:
                 self._set_cursor(cur, *cursor)
-        return Saved(new=new, updated=updated)
-
-    def _upsert_post(self, cur: duckdb.DuckDBPyConnection, post: Post,
-                     images: list[ImageRecord], now: datetime) -> None:
-        content = hashlib.sha256(
-            json.dumps([post.text, [i.sha256 for i in images]]).encode()).hexdigest()
-        cur.execute(
-            """
-            INSERT INTO posts (id, source, native_id, url, author, text, lang, created_at,
-                               collected_at, likes, reposts, replies, content_hash, raw)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET
-                url = excluded.url, author = excluded.author, text = excluded.text,
-                lang = excluded.lang, likes = excluded.likes, reposts = excluded.reposts,
-                replies = excluded.replies, content_hash = excluded.content_hash,
-                raw = excluded.raw
-            """,
-            [post.id, post.source, post.native_id, post.url, post.author, post.text, post.lang,
-             utc_naive(post.created_at), now, post.likes, post.reposts, post.replies, content,
-             json.dumps(post.raw, ensure_ascii=False, default=str)],
-        )
-        for brand in post.brands:
-            cur.execute("INSERT INTO post_brands VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        [post.id, brand])
-        cur.execute("DELETE FROM post_images WHERE post_id = ?", [post.id])
-        for position, image in enumerate(images):
-            cur.execute(
-                "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [image.sha256, image.url, image.width, image.height, image.phash, image.status,
-                 image.path, image.bytes, now])
-            cur.execute("INSERT INTO post_images VALUES (?, ?, ?)",
-                        [post.id, position, image.sha256])
+        return Saved(new=new, updated=tables["staged_posts"].num_rows - new)
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""
@@ -188,18 +149,10 @@ class Store:
     # -- verdicts -------------------------------------------------------------------------
 
     def save_verdicts(self, results: list[tuple[Pending, Verdict]]) -> None:
-        now = utcnow()
+        """Store a batch of verdicts in one statement; a post × analyzer keeps its newest."""
+        table = bulk.verdict_table([(p.id, p.content_hash, v) for p, v in results], utcnow())
         with self._transaction() as cur:
-            for item, v in results:
-                cur.execute(
-                    """
-                    INSERT OR REPLACE INTO verdicts VALUES
-                        (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [item.id, v.analyzer, item.content_hash, v.label, v.sentiment, v.sarcasm,
-                     v.sarcasm_score, v.emotion, json.dumps(v.emotions),
-                     v.confidence, v.explanation, json.dumps(v.evidence, ensure_ascii=False),
-                     v.latency_ms, now])
+            bulk.replace_verdicts(cur, table)
 
     def verdicts_since(self, since: datetime | None) -> list[dict]:
         """Verdicts written after `since` with their post's brands: the alert job's input."""

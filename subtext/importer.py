@@ -23,7 +23,7 @@ from data.store import Store
 from subtext import jobs
 from subtext.config import Config
 
-CHUNK = 200  # posts per ingest request or transaction
+CHUNK = 1000  # posts per ingest request or transaction (the API takes up to 1,000)
 
 
 @dataclass

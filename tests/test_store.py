@@ -170,3 +170,55 @@ def test_feedback_needs_an_existing_post(store):
     assert store.add_feedback("test:1", "sarcastic", True, "obvious eye-roll", "rev") is not None
     assert store.add_feedback("test:404", "positive", None, None, None) is None
     assert queries.counts(store)["feedback"] == 1
+
+
+def test_bulk_upsert_counts_dates_images_and_duplicates(store, tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes("red"))
+    (tmp_path / "b.png").write_bytes(png_bytes("blue"))
+    first = ingest(store, [post("1", images=["a.png", "b.png"]), post("2")], [],
+                   base_dir=tmp_path)
+    assert (first.new, first.updated) == (2, 0)
+    # a re-import that corrects a date, drops an image and names a post twice (last wins)
+    moved = post("1", images=["b.png"])
+    moved.created_at = datetime(2026, 10, 5, 8, 30)
+    again = ingest(store, [post("2", text="old"), post("2", text="Nimbus newer"), moved,
+                           post("3")], [], base_dir=tmp_path)
+    assert (again.new, again.updated) == (1, 2)
+    one = queries.get_post(store, "test:1")
+    assert one["created_at"].replace(tzinfo=None) == datetime(2026, 10, 5, 8, 30)
+    assert len(one["images"]) == 1
+    assert queries.get_post(store, "test:2")["text"] == "Nimbus newer"
+    counts = store.reader().execute(
+        "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM post_images), "
+        "(SELECT count(*) FROM images), (SELECT count(*) FROM post_brands)").fetchone()
+    assert counts == (3, 1, 2, 3)
+
+
+def test_latest_verdict_follows_the_newest_write(store):
+    store.save_posts([(post("1"), [])])
+    item = store.pending("lite@0.1", 10)[0]
+    store.save_verdicts([(item, verdict("negative"))])
+    newer = verdict("sarcastic")
+    newer.analyzer = "vlm@1"
+    store.save_verdicts([(item, newer)])
+    assert queries.get_post(store, "test:1")["label"] == "sarcastic"
+    store.save_verdicts([(item, verdict("positive")), (item, verdict("neutral"))])
+    got = queries.get_post(store, "test:1")
+    assert (got["label"], got["analyzer"]) == ("neutral", "lite@0.1")  # the last one wins
+    rows = store.reader().execute(
+        "SELECT analyzer, latest FROM verdicts ORDER BY analyzer").fetchall()
+    assert rows == [("lite@0.1", True), ("vlm@1", False)]  # history kept, one latest
+    assert queries.list_posts(store, queries.PostFilter(label="neutral"))["total"] == 1
+
+
+def test_migration_marks_the_latest_of_existing_verdicts(tmp_path):
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    migrate(con, MIGRATIONS[:2])
+    con.execute("""INSERT INTO verdicts (post_id, analyzer, content_hash, label, sentiment,
+                   sarcasm, sarcasm_score, emotion, confidence, created_at) VALUES
+                   ('p', 'old@1', 'h', 'neutral', 'neutral', false, 0, 'neutral', 1,
+                    TIMESTAMP '2026-01-01'),
+                   ('p', 'new@1', 'h', 'negative', 'negative', false, 0, 'anger', 1,
+                    TIMESTAMP '2026-02-01')""")
+    migrate(con)
+    assert con.execute("SELECT analyzer FROM verdicts WHERE latest").fetchall() == [("new@1",)]
