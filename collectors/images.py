@@ -15,6 +15,7 @@ import base64
 import binascii
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +26,8 @@ from collectors.http import USER_AGENT
 from data.images import MAX_BYTES, ImageRecord, rejected, store_image
 
 MAX_REDIRECTS = 3
+DEADLINE_S = 30.0  # the most one fetch (all redirects, headers and body) may take
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IMAGE_FORMATS = "PNG, JPEG, GIF, WebP or BMP"
 # Content types a CDN may send for an image; the leading bytes decide in the end.
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
@@ -59,11 +62,13 @@ class ImageFetcher:
 
     def __init__(self, *, allow_private: bool | Iterable[str] = False,
                  max_bytes: int = MAX_BYTES, max_redirects: int = MAX_REDIRECTS,
-                 timeout_s: float = 10.0, user_agent: str = USER_AGENT):
+                 timeout_s: float = 10.0, deadline_s: float = DEADLINE_S,
+                 user_agent: str = USER_AGENT):
         self.allow_any = allow_private is True
         self.allowed = frozenset() if isinstance(allow_private, bool) else \
             frozenset(str(ipaddress.ip_address(a)) for a in allow_private)
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
+        self.deadline_s = deadline_s
         # trust_env=False: a proxy from the environment would connect for us, unchecked.
         self.http = httpx.Client(timeout=timeout_s, headers={"User-Agent": user_agent},
                                  follow_redirects=False, trust_env=False)
@@ -72,7 +77,20 @@ class ImageFetcher:
         self.http.close()
 
     def fetch(self, url: str) -> bytes:
-        """The image bytes at `url`, following at most max_redirects redirects."""
+        """The image bytes at `url`, following at most max_redirects redirects, within
+        deadline_s in all."""
+        deadline = _Deadline(self.deadline_s)
+        try:
+            return self._fetch(url, deadline)
+        except FetchError:
+            if deadline.expired:
+                raise FetchError(f"took longer than {self.deadline_s:g} s: "
+                                 f"{_short(url)}") from None
+            raise
+        finally:
+            deadline.cancel()
+
+    def _fetch(self, url: str, deadline: _Deadline) -> bytes:
         for _ in range(self.max_redirects + 1):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -80,7 +98,9 @@ class ImageFetcher:
             address = self._checked_address(parts.hostname, parts.port or
                                             (443 if parts.scheme == "https" else 80))
             pinned = httpx.URL(url).copy_with(host=address)
-            extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+            extensions = {"trace": deadline.trace}
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = parts.hostname
             request = self.http.build_request("GET", pinned, extensions=extensions,
                                               headers={"Host": parts.netloc.rsplit("@", 1)[-1]})
             try:
@@ -88,6 +108,7 @@ class ImageFetcher:
             except httpx.HTTPError as exc:
                 raise FetchError(f"{type(exc).__name__} fetching {_short(url)}") from None
             try:
+                deadline.watch(response.extensions.get("network_stream"))
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
                     continue
@@ -111,9 +132,12 @@ class ImageFetcher:
         if not addresses:
             raise FetchError(f"cannot resolve {host}")
         for address in addresses:
-            if not (address.is_global or self.allow_any or str(address) in self.allowed):
-                raise FetchError(f"refused {host}: {address} is not a public address")
+            judged = embedded_ipv4(address) or address
+            if not (judged.is_global or self.allow_any or str(judged) in self.allowed):
+                shown = address if judged == address else f"{address} ({judged})"
+                raise FetchError(f"refused {host}: {shown} is not a public address")
         return str(addresses[0])
+
 
     def _body(self, response: httpx.Response) -> bytes:
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -131,6 +155,59 @@ class ImageFetcher:
             if len(body) > self.max_bytes:
                 raise FetchError(f"larger than {self.max_bytes} bytes")
         return bytes(body)
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address
+                  ) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, NAT64, 6to4), which
+    is where a connection to it ends up; None for other addresses."""
+    if address.version == 4:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in NAT64 or (int(address) >> 32 == 0 and int(low) > 1):  # ::a.b.c.d
+        return low
+    return None
+
+
+class _Deadline:
+    """Cuts a fetch's connections when its overall time is up. Sockets are caught as they
+    connect (httpcore's trace hook) or, for a reused connection, once its headers arrive."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: object) -> None:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+            if self.expired:
+                self._cut()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+                except OSError:
+                    pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def resolve_image(reference: str, data_dir: Path, *, base_dir: Path | None = None,

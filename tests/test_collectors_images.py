@@ -3,6 +3,8 @@ limited redirects, size caps, content-type and magic-byte checks, corrupt files 
 
 import socket
 import struct
+import threading
+import time
 import zlib
 
 import pytest
@@ -60,7 +62,8 @@ def test_an_image_is_fetched_downscaled_and_stored(server, fetcher, tmp_path):
     assert again.sha256 == record.sha256  # the same bytes, the same file
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "[::127.0.0.1]",
+                                  "[64:ff9b::7f00:1]", "[::ffff:127.0.0.1]"])
 def test_private_addresses_are_refused_before_connecting(server, fetcher, tmp_path, host):
     port = server.url.rsplit(":", 1)[1]
     record = resolve_image(f"http://{host}:{port}/cat.png", tmp_path, fetcher=fetcher())
@@ -144,7 +147,9 @@ def test_the_checked_address_is_the_one_connected_to(server, fetcher, tmp_path, 
 
 @pytest.mark.parametrize("address", ["10.0.0.5", "172.16.3.4", "192.168.1.1",
                                      "169.254.169.254", "100.64.0.1", "0.0.0.0", "fd00::1",
-                                     "fe80::1", "::ffff:127.0.0.1"])
+                                     "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+                                     "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:5",
+                                     "2002:a00:1::1"])
 def test_non_public_address_classes_are_refused(monkeypatch, fetcher, address):
     # only the check runs: nothing connects to these addresses
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -166,3 +171,57 @@ def test_data_uris_still_work_and_are_checked(tmp_path):
     assert resolve_image(good, tmp_path).ok
     text = "data:image/png;base64," + base64.b64encode(b"plain text, not a picture").decode()
     assert resolve_image(text, tmp_path).status == "rejected: not an image"
+
+
+def test_a_public_address_behind_nat64_passes(monkeypatch, fetcher):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("64:ff9b::5db8:d70e", port, 0, 0))])
+    assert fetcher()._checked_address("example.org", 443) == "64:ff9b::5db8:d70e"
+
+
+class Drip:
+    """A real server on 127.0.0.1 that answers 200 with a PNG and then one byte every
+    `every` seconds: each read succeeds well within the read timeout."""
+
+    def __init__(self, every: float, header_drip: bool = False):
+        self.every, self.header_drip = every, header_drip
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n"
+            body = png()
+            data = head + body if self.header_drip else body
+            if not self.header_drip:
+                conn.sendall(head + body[:16])
+                data = body[16:]
+            for byte in data:
+                if self.stop.wait(self.every):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("header_drip", [False, True])
+def test_a_dripping_server_is_cut_at_the_deadline(fetcher, tmp_path, header_drip):
+    drip = Drip(every=0.2, header_drip=header_drip)
+    try:
+        start = time.monotonic()
+        record = resolve_image(f"http://127.0.0.1:{drip.port}/slow.png", tmp_path,
+                               fetcher=fetcher(allow_private=LOCAL, deadline_s=1.0))
+        took = time.monotonic() - start
+    finally:
+        drip.close()
+    assert record.status.startswith("rejected: took longer than 1 s")
+    assert took < 2.5  # the whole body would take minutes at this pace
