@@ -49,7 +49,7 @@ query = "voltra OR 伏特拉"
 
 [analysis]
 backend = "lite"
-batch_size = 256
+batch_size = 64
 every_seconds = {analyze_every}
 
 [alerts]

@@ -32,6 +32,9 @@ IMAGE_SCHEMA = pa.schema([
     ("height", pa.int32()), ("phash", pa.string()), ("status", pa.string()),
     ("path", pa.string()), ("bytes", pa.int64()), ("created_at", pa.timestamp("us")),
 ])
+BRAND_SCHEMA = pa.schema([("post_id", pa.string()), ("brand", pa.string())])
+POST_IMAGE_SCHEMA = pa.schema([("post_id", pa.string()), ("position", pa.int32()),
+                               ("sha256", pa.string())])
 VERDICT_SCHEMA = pa.schema([
     ("post_id", pa.string()), ("analyzer", pa.string()), ("content_hash", pa.string()),
     ("label", pa.string()), ("sentiment", pa.string()), ("sarcasm", pa.bool_()),
@@ -61,37 +64,30 @@ def post_tables(batch: list[tuple[Post, list[ImageRecord]]],
                 now: datetime) -> dict[str, pa.Table]:
     """The staging tables of one batch. A post id given twice keeps its last version."""
     latest = {post.id: (post, images) for post, images in batch}
-    posts: dict[str, list] = {name: [] for name in POST_SCHEMA.names}
-    brands: dict[str, list] = {"post_id": [], "brand": []}
-    links: dict[str, list] = {"post_id": [], "position": [], "sha256": []}
-    images: dict[str, ImageRecord] = {}
-    for post_id, (post, records) in latest.items():
-        for name, value in zip(POST_SCHEMA.names, (
-                post_id, post.source, post.native_id, post.url, post.author, post.text,
-                post.lang, utc_naive(post.created_at), now, post.likes, post.reposts,
-                post.replies, content_hash(post.text, records),
-                json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}"),
-                strict=True):
-            posts[name].append(value)
-        for brand in dict.fromkeys(post.brands):
-            brands["post_id"].append(post_id)
-            brands["brand"].append(brand)
-        for position, record in enumerate(records):
-            links["post_id"].append(post_id)
-            links["position"].append(position)
-            links["sha256"].append(record.sha256)
-            images.setdefault(record.sha256, record)
+    rows = [(post_id, post.source, post.native_id, post.url, post.author, post.text, post.lang,
+             utc_naive(post.created_at), now, post.likes, post.reposts, post.replies,
+             content_hash(post.text, records),
+             json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}")
+            for post_id, (post, records) in latest.items()]
+    brands = [(post_id, brand) for post_id, (post, _) in latest.items()
+              for brand in dict.fromkeys(post.brands)]
+    links = [(post_id, position, record.sha256) for post_id, (_, records) in latest.items()
+             for position, record in enumerate(records)]
+    images = {record.sha256: record for _, records in latest.values() for record in records}
     image_columns = {name: [getattr(r, name, None) for r in images.values()]
                      for name in IMAGE_SCHEMA.names}
     image_columns["created_at"] = [now] * len(images)
     return {
-        "staged_posts": pa.table(posts, schema=POST_SCHEMA),
-        "staged_brands": pa.table(brands, schema=pa.schema(
-            [("post_id", pa.string()), ("brand", pa.string())])),
+        "staged_posts": _table(rows, POST_SCHEMA),
+        "staged_brands": _table(brands, BRAND_SCHEMA),
         "staged_images": pa.table(image_columns, schema=IMAGE_SCHEMA),
-        "staged_post_images": pa.table(links, schema=pa.schema(
-            [("post_id", pa.string()), ("position", pa.int32()), ("sha256", pa.string())])),
+        "staged_post_images": _table(links, POST_IMAGE_SCHEMA),
     }
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in schema]
+    return pa.table(dict(zip(schema.names, columns, strict=True)), schema=schema)
 
 
 def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> int:
@@ -126,9 +122,7 @@ def verdict_table(results: list[tuple[str, str, Verdict]], now: datetime) -> pa.
              v.emotion, json.dumps(v.emotions), v.confidence, v.explanation,
              json.dumps(v.evidence, ensure_ascii=False), v.latency_ms, now)
             for post_id, digest, v in latest.values()]
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else \
-        [[] for _ in VERDICT_SCHEMA.names]
-    return pa.table(dict(zip(VERDICT_SCHEMA.names, columns, strict=True)), schema=VERDICT_SCHEMA)
+    return _table(rows, VERDICT_SCHEMA)
 
 
 def replace_verdicts(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
