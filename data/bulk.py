@@ -73,7 +73,10 @@ def post_tables(batch: list[tuple[Post, list[ImageRecord]]],
               for brand in dict.fromkeys(post.brands)]
     links = [(post_id, position, record.sha256) for post_id, (_, records) in latest.items()
              for position, record in enumerate(records)]
-    images = {record.sha256: record for _, records in latest.values() for record in records}
+    images: dict[str, ImageRecord] = {}
+    for _, records in latest.values():
+        for record in records:
+            images.setdefault(record.sha256, record)  # the first reference is kept, as stored
     image_columns = {name: [getattr(r, name, None) for r in images.values()]
                      for name in IMAGE_SCHEMA.names}
     image_columns["created_at"] = [now] * len(images)
