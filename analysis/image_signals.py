@@ -7,7 +7,8 @@
 Results are cached by the sha256 of the file's bytes (bounded LRU), because reposted memes are
 common: a repost costs a file read and a hash. A bad image (unreadable, corrupt, a
 decompression bomb) never raises: its signals carry `error` and a note, and the post is analysed
-text-only. A broken install (models missing) does raise, since no image could be read at all.
+text-only. A missing face model turns faces off (a note on each image, captions still read); a
+missing OCR model does raise, since no caption could be read at all.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class ImageReader:
 
     def _add_faces(self, signals: ImageSignals, grey) -> None:
         signals.faces = self.faces.read(grey)
+        if self.faces.unavailable:
+            signals.notes.append(self.faces.unavailable)
         signals.face_polarity = face_polarity(signals.faces)
         drawn = sum(face["detector"] == "cartoon" for face in signals.faces)
         if drawn:

