@@ -141,6 +141,7 @@ class Store:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET
                 url = excluded.url, author = excluded.author, text = excluded.text,
+                created_at = excluded.created_at,
                 lang = excluded.lang, likes = excluded.likes, reposts = excluded.reposts,
                 replies = excluded.replies, content_hash = excluded.content_hash,
                 raw = excluded.raw

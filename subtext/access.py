@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -35,7 +34,15 @@ from collectors.post import utcnow
 from data import access as db
 from data.store import Store
 from subtext.config import Config
-from subtext.scopes import OPEN_PATHS, ROLES, SAFE_METHODS, SCOPES, allows, needed_scope
+from subtext.scopes import (
+    OPEN_PATHS,
+    ROLES,
+    SAFE_METHODS,
+    SCOPES,
+    allows,
+    is_loopback,
+    needed_scope,
+)
 
 log = logging.getLogger("subtext.access")
 
@@ -113,15 +120,6 @@ def add_user(store: Store, name: str, role: str, password: str) -> None:
 
 
 # -- where the engine listens ------------------------------------------------------------
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
 
 def allowed_hosts(config: Config) -> frozenset[str]:
     """The Host names the API answers to: the configured list, else the loopback names, the

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import FastAPI, Form, HTTPException, Path as PathParam, Query, UploadFile
+from fastapi import FastAPI, Form, HTTPException, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 

@@ -5,6 +5,8 @@ Kept free of server imports: the dashboard uses the same rules to hide what a ro
 
 from __future__ import annotations
 
+import ipaddress
+
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
 ROLES = {"viewer": "read", "analyst": "write", "admin": "admin"}  # dashboard role -> scope
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -22,3 +24,13 @@ def needed_scope(method: str, path: str) -> str:
 
 def allows(scope: str, needed: str) -> bool:
     return scope in SCOPES and SCOPES.index(scope) >= SCOPES.index(needed)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
