@@ -11,6 +11,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard import auth  # noqa: E402
 from dashboard.client import ApiError, Client, EngineDown  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
@@ -33,6 +34,7 @@ def engine_status() -> None:
 
 
 st.set_page_config(page_title="Subtext", layout="wide")
+auth.gate()  # a login form, and nothing else, until a needed login is made
 page = st.navigation([
     st.Page(PAGES / "trends.py", title="Trends", icon=":material/monitoring:", default=True),
     st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),

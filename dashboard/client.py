@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from subtext.scopes import allows, needed_scope
+
 DEFAULT_URL = "http://127.0.0.1:8765"
 # Short: a page must fail fast with a clear message rather than hang on a dead engine.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -32,6 +34,11 @@ class ApiError(Exception):
         self.detail = detail
 
 
+def api_token() -> str | None:
+    """The dashboard's own API token (given by `up`, or set by the user)."""
+    return os.environ.get("SUBTEXT_API_TOKEN") or None
+
+
 def api_url() -> str:
     return os.environ.get("SUBTEXT_API_URL", DEFAULT_URL).rstrip("/")
 
@@ -50,8 +57,13 @@ def _param(value: Any) -> Any:
 
 
 class Client:
-    def __init__(self, base_url: str | None = None):
+    def __init__(self, base_url: str | None = None, token: str | None = None,
+                 scope: str | None = None):
+        """`scope`: the signed-in user's (their role's); requests needing more are refused
+        here, before they reach the engine with the dashboard's own, stronger token."""
         self.base_url = (base_url or api_url()).rstrip("/")
+        self.token = token or api_token()
+        self.scope = scope
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -81,6 +93,12 @@ class Client:
     def image(self, sha256: str) -> bytes:
         return self._request("GET", f"/v1/images/{sha256}").content
 
+    def auth_status(self) -> dict:
+        return self._json("GET", "/v1/auth/status")
+
+    def login(self, name: str, password: str) -> dict:
+        return self._json("POST", "/v1/auth/login", json={"name": name, "password": password})
+
     # -- transport -----------------------------------------------------------------------
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -88,6 +106,12 @@ class Client:
 
     def _request(self, method: str, path: str, timeout: httpx.Timeout = TIMEOUT,
                  **kwargs: Any) -> httpx.Response:
+        needed = needed_scope(method, path)
+        if self.scope is not None and not allows(self.scope, needed):
+            raise ApiError(403, f"your role may not do this (it needs the {needed} scope)")
+        if self.token:
+            kwargs["headers"] = {**kwargs.get("headers", {}),
+                                 "Authorization": f"Bearer {self.token}"}
         try:
             response = httpx.request(method, self.base_url + path, timeout=timeout, **kwargs)
         except httpx.TransportError as exc:  # refused, unresolvable, timed out

@@ -19,7 +19,10 @@ ENGINE_DOWN = ("The Subtext engine is not reachable at {url}. Start it with `pyt
 
 
 def client() -> Client:
-    return Client()
+    """The API client for the signed-in user: requests beyond their role are refused."""
+    from dashboard.auth import current_scope
+
+    return Client(scope=current_scope())
 
 
 def engine_down_message(url: str | None = None) -> str:

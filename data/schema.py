@@ -143,6 +143,26 @@ MIGRATIONS: list[str] = [
            QUALIFY row_number() OVER (PARTITION BY post_id
                                       ORDER BY created_at DESC, analyzer) = 1);
     """,
+    # 4: access control: dashboard users (scrypt password hashes) and API tokens (sha256 of
+    # the secret part; the token itself is shown once and never stored)
+    """
+    CREATE TABLE users (
+        name           VARCHAR PRIMARY KEY,
+        role           VARCHAR NOT NULL,        -- viewer | analyst | admin
+        password_hash  VARCHAR NOT NULL,        -- scrypt$n$r$p$salt$hash
+        created_at     TIMESTAMP NOT NULL
+    );
+    CREATE TABLE tokens (
+        id          VARCHAR PRIMARY KEY,        -- the public part of the token
+        name        VARCHAR NOT NULL,
+        scope       VARCHAR NOT NULL,           -- read | write | admin
+        user_name   VARCHAR,                    -- who it is for, if anyone
+        secret_hash VARCHAR NOT NULL,           -- sha256 hex of the secret part
+        created_at  TIMESTAMP NOT NULL,
+        expires_at  TIMESTAMP,
+        revoked_at  TIMESTAMP
+    );
+    """,
 ]
 
 

@@ -14,28 +14,38 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, HTTPException, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from analysis.verdict import LABELS, Item
-from collectors.post import PostIn, utc_naive
+from collectors.post import PostIn, check_text, utc_naive
 from data import queries
 from data.images import MAX_BYTES, check_image_file
-from subtext import __version__, jobs
+from subtext import __version__, access, errors, jobs
 from subtext.engine import Engine
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
 assert set(Label.__args__) == set(LABELS)
 
 
+MAX_OFFSET = 10 ** 9  # deeper than any listing; beyond it DuckDB's OFFSET would overflow
+MAX_ID = 2 ** 63 - 1
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        return check_text(value)
 
 
 class Filter(Strict):
@@ -60,7 +70,7 @@ class Filter(Strict):
 
 class PostsQuery(Filter):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class TrendsQuery(Filter):
@@ -76,7 +86,7 @@ class AlertsQuery(Strict):
     status: Literal["open", "acknowledged", "all"] = "open"
     brand: str | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class AckIn(Strict):
@@ -91,8 +101,13 @@ class FeedbackIn(Strict):
     reviewer: str | None = Field(None, max_length=100)
 
 
+# Each post is validated on its own (a bad one is a per-row error, the others are stored),
+# so the body takes objects; the schema still documents them as PostIn.
+PostRow = Annotated[dict[str, Any], WithJsonSchema(PostIn.model_json_schema())]
+
+
 class IngestIn(Strict):
-    posts: list[PostIn] = Field(max_length=1000)
+    posts: list[PostRow] = Field(max_length=1000)
 
 
 class AnalyzeForm(Strict):
@@ -117,6 +132,9 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 
     app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan)
     store = engine.store
+    app.add_middleware(access.Guard, policy=access.Policy(engine.config, store))
+    errors.install(app)
+    app.include_router(access.router(store))
 
     @app.get("/health")
     def health() -> dict:
@@ -162,9 +180,12 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 
     @app.post("/v1/ingest")
     def ingest(body: IngestIn) -> dict:
-        posts = [p.to_post() for p in body.posts]
+        posts, failed = _validate_posts(body.posts, [b.name for b in engine.config.brands])
+        if failed and not posts:  # nothing to store: the request as a whole is refused
+            raise HTTPException(422, failed)
         saved = jobs.ingest(store, posts, engine.config.brands)
-        return {"received": len(posts), "new": saved.new, "updated": saved.updated}
+        return {"received": len(body.posts), "new": saved.new, "updated": saved.updated,
+                "failed": len({e["loc"][2] for e in failed}), "errors": failed}
 
     @app.post("/v1/analyze")
     def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
@@ -175,7 +196,8 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
         return queries.list_alerts(store, query.status, query.brand, query.limit, query.offset)
 
     @app.post("/v1/alerts/{alert_id}/ack")
-    def acknowledge(alert_id: int, body: AckIn | None = None) -> dict:
+    def acknowledge(alert_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+                    body: AckIn | None = None) -> dict:
         if not store.acknowledge_alert(alert_id, body.by if body else None):
             raise HTTPException(404, f"no alert {alert_id}")
         return {"id": alert_id, "acknowledged": True}
@@ -202,9 +224,26 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     return app
 
 
+def _validate_posts(rows: list[dict], brands: list[str]) -> tuple[list, list[dict]]:
+    """The rows that are valid posts, and the errors of the others in the shape of a 422's
+    detail (loc: body, posts, row index, field)."""
+    posts, failed = [], []
+    for index, row in enumerate(rows):
+        try:
+            posts.append(PostIn.model_validate(row, context={"brands": brands}).to_post())
+        except ValidationError as exc:
+            for error in errors.clean_errors(exc.errors()):
+                failed.append({**error, "loc": ["body", "posts", index, *error["loc"]]})
+    return posts, failed
+
+
 def _analyze_one(engine: Engine, form: AnalyzeForm) -> dict:
     """Analyze one uploaded post without storing it. A bad image is reported in the evidence
-    and the text is still analyzed."""
+    and the text is still analyzed; with neither text nor an image there is nothing to
+    analyze (a 422)."""
+    has_image = form.image is not None and bool(form.image.filename or form.image.size)
+    if not form.text.strip() and not has_image:
+        raise HTTPException(422, "nothing to analyze: send a non-empty `text` or an `image`")
     notes = []
     with tempfile.TemporaryDirectory() as tmp:
         path = None

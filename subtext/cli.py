@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from analysis.base import ModelNotAvailable
-from subtext import __version__
+from subtext import __version__, scrub
 from subtext.config import Config, ConfigError, load
+from subtext.scopes import ROLES, SCOPES
 
 DESCRIPTION = """\
 Subtext: a self-hosted brand opinion monitor that reads between the lines.
@@ -28,6 +29,10 @@ COMMANDS = {
     "import": "import posts from a JSONL or CSV file (through the engine when it runs)",
     "models": "`models check`: load the configured analysis backend, analyze one built-in "
               "example, print device, dtype, load time and latency",
+    "users": "dashboard users: `users add NAME --role viewer|analyst|admin`, `users list`, "
+             "`users remove NAME`, `users passwd NAME` (engine must be stopped)",
+    "tokens": "API tokens: `tokens create NAME --scope read|write|admin`, `tokens list`, "
+              "`tokens revoke ID` (engine must be stopped)",
 }
 
 
@@ -59,6 +64,21 @@ def parser() -> argparse.ArgumentParser:
         elif name == "models":
             command.add_argument("action", choices=["check"],
                                  help="check: load the configured backend and time one example")
+        elif name == "users":
+            command.add_argument("action", choices=["add", "list", "remove", "passwd"])
+            command.add_argument("name", nargs="?", help="the user name (not for list)")
+            command.add_argument("--role", choices=list(ROLES), default="viewer",
+                                 help="add: viewer reads, analyst also acknowledges and "
+                                      "corrects, admin also manages (default: viewer)")
+        elif name == "tokens":
+            command.add_argument("action", choices=["create", "list", "revoke"])
+            command.add_argument("name", nargs="?",
+                                 help="create: what the token is for; revoke: its id")
+            command.add_argument("--scope", choices=list(SCOPES), default="read",
+                                 help="read: GET only; write: also ingest, acknowledge, "
+                                      "feedback; admin: everything (default: read)")
+            command.add_argument("--user", help="the dashboard user it belongs to (optional)")
+            command.add_argument("--days", type=int, help="expire after this many days")
         elif name == "import":
             command.add_argument("file", type=Path, help="posts as .jsonl or .csv: id, text, "
                                  "created_at?, author?, url?, lang?, images? (paths or URLs)")
@@ -70,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    scrub.install_log_filter()
     try:
         config = load(getattr(args, "config", None), getattr(args, "data_dir", None))
         return COMMAND_FUNCTIONS[args.command or "up"](config, args)
@@ -77,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"subtext: bad config: {exc}", file=sys.stderr)
         return 2
     except ModelNotAvailable as exc:  # a configured model that is not on this machine
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # users/tokens: a refused name, role, password or scope
+        if args.command not in ("users", "tokens"):
+            raise
         print(f"subtext: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -104,8 +130,10 @@ def cmd_engine(config: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
     from data.store import StoreLocked
+    from subtext.access import exposure_problem
     from subtext.api import create_app
     from subtext.engine import Engine
+    from subtext.supervisor import HTTP_GRACE_S
 
     if not _ports_free(config, config.api_port):
         return 1
@@ -114,8 +142,13 @@ def cmd_engine(config: Config, args: argparse.Namespace) -> int:
     except StoreLocked as exc:
         print(f"subtext: {exc}", file=sys.stderr)
         return 1
+    if problem := exposure_problem(config, engine.store):
+        engine.stop()
+        print(f"subtext: refusing to start: {problem}", file=sys.stderr)
+        return 1
+    # log_config=None: uvicorn logs through the root handlers, whose filter scrubs secrets.
     uvicorn.run(create_app(engine), host=config.api_host, port=config.api_port,
-                log_level="info", timeout_graceful_shutdown=10)
+                log_level="info", log_config=None, timeout_graceful_shutdown=HTTP_GRACE_S)
     return 0
 
 
@@ -183,6 +216,87 @@ def cmd_import(config: Config, args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_users(config: Config, args: argparse.Namespace) -> int:
+    from data import access as db
+    from subtext import access
+
+    if args.action != "list" and not args.name:
+        print(f"subtext: users {args.action} needs a NAME", file=sys.stderr)
+        return 2
+    with _open_store(config) as store:
+        if args.action == "list":
+            for user in db.list_users(store):
+                print(f"{user.name:<24} {user.role:<8} created "
+                      f"{user.created_at.isoformat(timespec='minutes')}")
+            return 0
+        if args.action == "remove":
+            if not db.remove_user(store, args.name):
+                print(f"subtext: no user {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"removed user {args.name} (and revoked their tokens)")
+            return 0
+        password = _new_password()
+        if args.action == "passwd":
+            if not db.set_password(store, args.name, access.hash_password(password)):
+                print(f"subtext: no user {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"changed the password of {args.name}")
+            return 0
+        access.add_user(store, args.name, args.role, password)
+        print(f"added user {args.name} ({args.role})")
+    return 0
+
+
+def cmd_tokens(config: Config, args: argparse.Namespace) -> int:
+    from collectors.post import utcnow
+    from data import access as db
+    from subtext import access
+
+    with _open_store(config) as store:
+        if args.action == "list":
+            now = utcnow()
+            for row in db.list_tokens(store):
+                print(access.describe_token(row, now))
+            return 0
+        if not args.name:
+            print(f"subtext: tokens {args.action} needs a NAME (create) or ID (revoke)",
+                  file=sys.stderr)
+            return 2
+        if args.action == "revoke":
+            if not db.revoke_token(store, args.name):
+                print(f"subtext: no active token {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"revoked token {args.name}")
+            return 0
+        token = access.create_token(store, args.name, args.scope, args.user, args.days)
+    print(f"created a {args.scope} token for {args.name}; it is shown only this once:\n"
+          f"{token}\nsend it as 'Authorization: Bearer <token>' (or set SUBTEXT_API_TOKEN "
+          "for the dashboard and `subtext import`)")
+    return 0
+
+
+def _open_store(config: Config):
+    from data.store import Store, StoreLocked
+
+    try:
+        return Store.open(config.data_dir)
+    except StoreLocked as exc:
+        raise ValueError(f"{exc}; users and tokens are managed with the engine stopped") from None
+
+
+def _new_password() -> str:
+    """From SUBTEXT_NEW_PASSWORD (scripts), else asked twice on the terminal."""
+    import getpass
+    import os
+
+    if password := os.environ.get("SUBTEXT_NEW_PASSWORD"):
+        return password
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
 EXAMPLE_TEXT = "这产品真厉害，让我三天没睡着 🙂"  # praise in the words, a panda-eyed face below
 
 
@@ -247,7 +361,7 @@ def _example_image(folder: Path) -> Path:
 
 COMMAND_FUNCTIONS = {"up": cmd_up, "engine": cmd_engine, "dashboard": cmd_dashboard,
                      "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import,
-                     "models": cmd_models}
+                     "models": cmd_models, "users": cmd_users, "tokens": cmd_tokens}
 
 
 def _ports_free(config: Config, *ports: int) -> bool:

@@ -80,6 +80,12 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 8765
     dashboard_port: int = 8501
+    # access control (subtext/access.py): Host names the API answers to (empty: loopback
+    # names and the bind host), whether loopback callers need a token too, the body cap
+    api_allowed_hosts: tuple[str, ...] = ()
+    api_require_token: bool = False
+    api_max_body_mb: int = 32
+    dashboard_session_minutes: int = 480
     brands: tuple[Brand, ...] = ()
     sources: tuple[Source, ...] = ()
     analysis: Analysis = Analysis()
@@ -123,8 +129,8 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
     r.only(raw, "", {"storage", "api", "dashboard", "brands", "sources", "analysis", "alerts"})
     storage, api, dash = (r.table(raw, k) for k in ("storage", "api", "dashboard"))
     r.only(storage, "storage", {"data_dir"})
-    r.only(api, "api", {"host", "port"})
-    r.only(dash, "dashboard", {"port"})
+    r.only(api, "api", {"host", "port", "allowed_hosts", "require_token", "max_body_mb"})
+    r.only(dash, "dashboard", {"port", "session_minutes"})
     configured = r.get(storage, "storage.data_dir", str, "./var")
     data_dir = Path(data_dir_option or os.environ.get("SUBTEXT_DATA_DIR") or configured)
     brands = tuple(_brand(r, b, i) for i, b in enumerate(r.array(raw, "brands")))
@@ -137,11 +143,25 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
         api_host=r.get(api, "api.host", str, "127.0.0.1"),
         api_port=r.port(api, "api.port", 8765),
         dashboard_port=r.port(dash, "dashboard.port", 8501),
+        api_allowed_hosts=_names(r, api, "api.allowed_hosts"),
+        api_require_token=r.get(api, "api.require_token", bool, False),
+        api_max_body_mb=r.between(api, "api.max_body_mb", 32, 1, 1024,
+                                  "the largest request body the API reads"),
+        dashboard_session_minutes=r.between(dash, "dashboard.session_minutes", 480, 1,
+                                            30 * 24 * 60, "a login lasts this long"),
         brands=brands,
         sources=sources,
         analysis=_analysis(r, r.table(raw, "analysis")),
         alerts=_alerts(r, r.table(raw, "alerts")),
     )
+
+
+def _names(r: _Reader, table: dict, key: str) -> tuple[str, ...]:
+    names = r.get(table, key, list, [])
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(r.file, f"{key}[{i}]", f"expected a host name, got {name!r}")
+    return tuple(n.strip().lower() for n in names)
 
 
 def _brand(r: _Reader, b: Any, i: int) -> Brand:

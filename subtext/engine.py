@@ -8,6 +8,7 @@ behind itself; misfire grace lets a late run still happen once instead of being 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,7 @@ class Engine:
         self.store = Store.open(config.data_dir)
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
+        self.stopping = threading.Event()  # set by stop(): long jobs end after their batch
         self.thresholds = Thresholds(config.alerts.sarcasm_threshold,
                                      config.alerts.negative_threshold)
 
@@ -53,7 +55,8 @@ class Engine:
                 for s in self.config.sources for b in self.config.brands}
 
     def analyze_pending(self) -> jobs.RunResult | None:
-        return jobs.analyze_pending(self.store, self.analyzer, self.config.analysis.batch_size)
+        return jobs.analyze_pending(self.store, self.analyzer, self.config.analysis.batch_size,
+                                    stopping=self.stopping)
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
         return jobs.evaluate_alerts(self.store, self.thresholds)
@@ -78,6 +81,7 @@ class Engine:
                  self.config.data_dir)
 
     def stop(self) -> None:
+        self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)  # let running jobs finish their transaction
         for collector in self.collectors.values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -57,6 +58,7 @@ def run(config: Config, path: Path) -> ImportReport:
 def _count(report: ImportReport, saved: dict) -> None:
     report.new += saved["new"]
     report.updated += saved["updated"]
+    report.failed += saved.get("failed", 0)
 
 
 def _good_rows(path: Path, report: ImportReport) -> Iterator[Post]:
@@ -81,8 +83,10 @@ def _chunks(posts: Iterator[Post]) -> Iterator[list[Post]]:
 
 
 def _engine_client(config: Config) -> httpx.Client | None:
+    token = os.environ.get("SUBTEXT_API_TOKEN")
     client = httpx.Client(base_url=config.api_url, timeout=60.0,
-                          headers={"User-Agent": USER_AGENT})
+                          headers={"User-Agent": USER_AGENT,
+                                   **({"Authorization": f"Bearer {token}"} if token else {})})
     try:
         client.get("/health", timeout=2.0).raise_for_status()
     except httpx.HTTPError:
@@ -94,10 +98,33 @@ def _engine_client(config: Config) -> httpx.Client | None:
 def _send(client: httpx.Client, posts: list[Post], base_dir: Path) -> dict:
     payload = {"posts": [_wire(post, base_dir) for post in posts]}
     response = client.post("/v1/ingest", json=payload)
-    if response.status_code != 200:
+    rows = _row_errors(response)
+    if rows is None:
         raise RuntimeError(f"the engine refused the import: HTTP {response.status_code} "
                            f"{response.text[:500]}")
-    return response.json()
+    for index, reasons in sorted(rows.items()):
+        print(f"post {posts[index].native_id!r}: refused by the engine: {'; '.join(reasons)}",
+              file=sys.stderr)
+    return response.json() if response.status_code == 200 else {
+        "new": 0, "updated": 0, "failed": len(rows)}
+
+
+def _row_errors(response: httpx.Response) -> dict[int, list[str]] | None:
+    """The refused rows (index: reasons) of an ingest answer: listed in a 200 beside the
+    stored rows, or a 422 when every row was bad; None for any other refusal."""
+    if response.status_code not in (200, 422):
+        return None
+    body = response.json()
+    errors = body.get("errors", []) if response.status_code == 200 else body.get("detail")
+    if not isinstance(errors, list) or (response.status_code == 422 and not errors):
+        return None
+    rows: dict[int, list[str]] = {}
+    for error in errors:
+        loc = error.get("loc", []) if isinstance(error, dict) else []
+        if len(loc) < 3 or loc[:2] != ["body", "posts"] or not isinstance(loc[2], int):
+            return None  # not a per-row error: the request itself was refused
+        rows.setdefault(loc[2], []).append(f"{'.'.join(map(str, loc[3:]))}: {error['msg']}")
+    return rows
 
 
 def _wire(post: Post, base_dir: Path) -> dict:

@@ -8,6 +8,7 @@ reason, and never propagates into the scheduler.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
 from collectors.query import matching_brands
 from data.store import Saved, Store
+from subtext.scrub import scrub
 
 log = logging.getLogger("subtext.jobs")
 
@@ -64,7 +66,7 @@ def run_recorded(store: Store, job: str, work: Callable[[], RunResult],
     except Exception as exc:  # a job failure must never kill the engine
         log.exception("%s failed (source=%s brand=%s)", job, source, brand)
         store.record_run(job, source, brand, started, errors=1,
-                         error=f"{type(exc).__name__}: {exc}")
+                         error=scrub(f"{type(exc).__name__}: {exc}"))
         return None
     if record_idle or result.fetched or result.errors:
         store.record_run(job, source, brand, started, fetched=result.fetched, new=result.new,
@@ -106,7 +108,7 @@ def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
             _store_page(store, source, collector, brand.name, all_brands, page, tally)
     except Exception as exc:  # a source's failure must never kill the engine
         log.exception("collect failed (source=%s brand=%s)", source, brand.name)
-        error = f"{type(exc).__name__}: {exc}"
+        error = scrub(f"{type(exc).__name__}: {exc}")  # upstreams echo keys in errors
         store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
                          new=tally.new, matched=tally.matched, errors=tally.errors + 1,
                          error=error, failed=True)
@@ -151,7 +153,7 @@ def _store_page(store: Store, source: str, collector: Collector, brand: str,
     tally.matched += len(kept)
     tally.new += saved.new
     tally.errors += len(page.errors)
-    tally.last_error = page.errors[-1] if page.errors else tally.last_error
+    tally.last_error = scrub(page.errors[-1]) if page.errors else tally.last_error
 
 
 def _skip_until(failures: int, every_seconds: int, exc: Exception) -> datetime | None:
@@ -162,12 +164,14 @@ def _skip_until(failures: int, every_seconds: int, exc: Exception) -> datetime |
 
 
 def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
-                    budget_s: float = 20.0) -> RunResult | None:
-    """Analyze pending posts in batches until none are left or the time budget is spent
-    (the scheduler's next run picks up the rest)."""
+                    budget_s: float = 20.0,
+                    stopping: threading.Event | None = None) -> RunResult | None:
+    """Analyze pending posts in batches until none are left, the time budget is spent (the
+    scheduler's next run picks up the rest) or `stopping` is set: a stop waits for one batch
+    at most, and each batch's verdicts are committed together."""
     def work() -> RunResult:
         done, deadline = 0, time.monotonic() + budget_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stopping and stopping.is_set()):
             pending = store.pending(analyzer_id(analyzer), batch_size)
             if not pending:
                 break

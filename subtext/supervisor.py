@@ -14,9 +14,15 @@ import time
 
 import httpx
 
+from subtext.access import API_TOKEN_ENV, INTERNAL_TOKEN_ENV, new_token
 from subtext.config import ROOT, Config
 
-STOP_GRACE_S = 15.0
+# A stop: the engine's HTTP server closes open requests within HTTP_GRACE_S, then the running
+# analysis batch finishes (jobs check `stopping` between batches) and the store closes. The
+# grace covers both; only past it is a child killed.
+HTTP_GRACE_S = 3
+BATCH_ALLOWANCE_S = 12.0
+STOP_GRACE_S = HTTP_GRACE_S + BATCH_ALLOWANCE_S
 
 
 def dashboard_command(config: Config) -> list[str]:
@@ -29,20 +35,31 @@ def dashboard_command(config: Config) -> list[str]:
             "--client.toolbarMode", "viewer"]
 
 
-def dashboard_env(config: Config) -> dict[str, str]:
-    return {**os.environ, "SUBTEXT_API_URL": config.api_url}
+def dashboard_env(config: Config, api_token: str | None = None) -> dict[str, str]:
+    """The dashboard's environment: where the API is, its token (from `up`, else the user's
+    SUBTEXT_API_TOKEN), where the dashboard listens and how long a login lasts."""
+    env = {k: v for k, v in os.environ.items() if k != INTERNAL_TOKEN_ENV}
+    env.update({"SUBTEXT_API_URL": config.api_url, "SUBTEXT_DASHBOARD_HOST": config.api_host,
+                "SUBTEXT_SESSION_MINUTES": str(config.dashboard_session_minutes)})
+    if api_token:
+        env[API_TOKEN_ENV] = api_token
+    return env
 
 
 def up(config: Config, engine_args: list[str]) -> int:
     children: dict[str, subprocess.Popen] = {}
     # SIGTERM from a process manager stops both children the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    # The dashboard's token for this run: known to the engine only through its environment.
+    token = new_token()[0]
     try:
-        children["engine"] = _spawn([sys.executable, "-m", "subtext", *engine_args, "engine"])
+        children["engine"] = _spawn([sys.executable, "-m", "subtext", *engine_args, "engine"],
+                                    env={**os.environ, INTERNAL_TOKEN_ENV: token})
         if not _wait_for_engine(config, children["engine"]):
             print("subtext: the engine did not start; see its messages above", file=sys.stderr)
             return 1
-        children["dashboard"] = _spawn(dashboard_command(config), env=dashboard_env(config))
+        children["dashboard"] = _spawn(dashboard_command(config),
+                                       env=dashboard_env(config, token))
         print(f"Subtext is running{' the demo' if config.is_demo else ''}.\n"
               f"  dashboard: http://localhost:{config.dashboard_port}\n"
               f"  API:       {config.api_url}  (docs at {config.api_url}/docs)\n"

@@ -96,7 +96,9 @@ def engine(config):
 @pytest.fixture
 def client(engine):
     """The real app over a real engine; the scheduler stays off so tests drive the jobs."""
-    with TestClient(create_app(engine, schedule=False)) as test_client:
+    # A loopback Host: the API refuses Host names off its allow-list (DNS rebinding).
+    with TestClient(create_app(engine, schedule=False),
+                    base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

@@ -44,9 +44,9 @@ def all_posts(api) -> list[dict]:
 
 def test_ingest_reports_new_and_updated(client):
     first = client.post("/v1/ingest", json={"posts": POSTS[:2]}).json()
-    assert first == {"received": 2, "new": 2, "updated": 0}
+    assert first == {"received": 2, "new": 2, "updated": 0, "failed": 0, "errors": []}
     again = client.post("/v1/ingest", json={"posts": POSTS[:3]}).json()
-    assert again == {"received": 3, "new": 1, "updated": 2}
+    assert again == {"received": 3, "new": 1, "updated": 2, "failed": 0, "errors": []}
     assert client.get("/v1/posts").json()["total"] == 3
 
 
@@ -216,8 +216,16 @@ def test_analyze_bad_image_falls_back_to_text(api):
     assert any(n.startswith("image rejected") for n in verdict["evidence"]["notes"])
 
 
-def test_analyze_nothing_is_neutral_with_low_confidence(api):
-    verdict = api.post("/v1/analyze", data={"text": ""}).json()
+def test_analyze_nothing_is_refused(api):
+    for form in ({"text": ""}, {"text": "   "}, {}):
+        response = api.post("/v1/analyze", data=form)
+        assert response.status_code == 422
+        assert "nothing to analyze" in response.json()["detail"]
+
+
+def test_analyze_only_a_broken_image_is_neutral_with_low_confidence(api):
+    verdict = api.post("/v1/analyze", data={"text": ""},
+                       files={"image": ("x.png", b"not a png", "image/png")}).json()
     assert verdict["label"] == "neutral" and verdict["confidence"] < 0.5
     assert "no text and no usable image" in verdict["evidence"]["notes"]
 
