@@ -29,6 +29,7 @@ from data import queries
 from data.images import MAX_BYTES, check_image_file
 from subtext import __version__, jobs
 from subtext.engine import Engine
+from subtext.routes_alerts import alerts_router
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
 assert set(Label.__args__) == set(LABELS)
@@ -72,17 +73,6 @@ class ExportQuery(Filter):
     format: Literal["csv", "parquet"] = "csv"
 
 
-class AlertsQuery(Strict):
-    status: Literal["open", "acknowledged", "all"] = "open"
-    brand: str | None = None
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
-
-
-class AckIn(Strict):
-    by: str | None = Field(None, max_length=100)
-
-
 class FeedbackIn(Strict):
     post_id: str
     label: Label
@@ -116,6 +106,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
                 engine.stop()
 
     app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan)
+    app.include_router(alerts_router(engine))  # /v1/alerts..., /v1/routes
     store = engine.store
 
     @app.get("/health")
@@ -169,16 +160,6 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     @app.post("/v1/analyze")
     def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
         return _analyze_one(engine, form)
-
-    @app.get("/v1/alerts")
-    def alerts(query: Annotated[AlertsQuery, Query()]) -> dict:
-        return queries.list_alerts(store, query.status, query.brand, query.limit, query.offset)
-
-    @app.post("/v1/alerts/{alert_id}/ack")
-    def acknowledge(alert_id: int, body: AckIn | None = None) -> dict:
-        if not store.acknowledge_alert(alert_id, body.by if body else None):
-            raise HTTPException(404, f"no alert {alert_id}")
-        return {"id": alert_id, "acknowledged": True}
 
     @app.post("/v1/feedback", status_code=201)
     def feedback(body: FeedbackIn) -> dict:
