@@ -143,12 +143,15 @@ class MissingSecret(ValueError):
         super().__init__(f"{key}: {reason}")
 
 
-def build(channels: tuple[ChannelSettings, ...], env: dict | None = None) -> dict[str, Channel]:
-    """A channel per setting, with its secrets read from the environment; a missing one is a
-    MissingSecret naming the key."""
+def build(channels: tuple[ChannelSettings, ...], env: dict | None = None,
+          only: str | None = None) -> dict[str, Channel]:
+    """A channel per setting (or only the one named), with its secrets read from the
+    environment; a missing one is a MissingSecret naming the key."""
     env = os.environ if env is None else env
     out = {}
     for i, c in enumerate(channels):
+        if only is not None and c.name != only:
+            continue
         secrets = {}
         for name, field in SECRET_FIELDS.items():
             variable = getattr(c, field)

@@ -1,8 +1,9 @@
 """The engine: owns the store, the analyzer and the collectors, and schedules the jobs.
 
 APScheduler runs each job in its thread pool: collect (every source × brand), analyze what is
-pending, evaluate alert rules, deliver alerts. coalesce + max_instances=1 mean a slow job is never stacked up
-behind itself; misfire grace lets a late run still happen once instead of being dropped.
+pending, evaluate alert rules, deliver alerts. coalesce + max_instances=1 mean a slow job is
+never stacked up behind itself; misfire grace lets a late run still happen once instead of
+being dropped.
 """
 
 from __future__ import annotations
