@@ -5,6 +5,7 @@ they need, the cursor) in one transaction, so a crash leaves either all of it or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -21,11 +22,14 @@ CURSOR = ("alerts", "*")
 TOP_POSTS = 5
 
 
-def run(store: Store, settings: AlertSettings, brands: list[str],
+def run(store: Store, settings: AlertSettings, brands: list,
         channels_for: Callable[[dict], list[str]], now: datetime | None = None
         ) -> tuple[int, int]:
-    """Returns (verdicts routed, alerts created)."""
+    """`brands`: names, or brand queries (their words are left out of an alert's terms).
+    Returns (verdicts routed, alerts created)."""
     now = now or utcnow()
+    aliases = {getattr(b, "name", b): _words(getattr(b, "query", "")) for b in brands}
+    brands = list(aliases)
     mark = store.get_cursor(*CURSOR)
     rows = store.verdicts_since(datetime.fromisoformat(mark) if mark else None)
     facts = db.post_facts(store, [r["post_id"] for r in rows])
@@ -36,7 +40,7 @@ def run(store: Store, settings: AlertSettings, brands: list[str],
         ev.routes.append((row["post_id"], row.get("analyzer"), decision.route, decision.rule))
         if decision.alert is not None:
             ev.new_alerts.append(asdict(decision.alert))
-    _spikes(store, settings, brands, now, ev)
+    _spikes(store, settings, aliases, now, ev)
     if rows:
         ev.cursor = (*CURSOR, rows[-1]["created_at"].isoformat())
     if ev.routes or ev.new_alerts or ev.updates or ev.ended:
@@ -45,8 +49,13 @@ def run(store: Store, settings: AlertSettings, brands: list[str],
     return 0, 0
 
 
-def _spikes(store: Store, settings: AlertSettings, brands: list[str], now: datetime,
-            ev: db.Evaluation) -> None:
+def _words(query: str) -> list[str]:
+    return [w for w in re.findall(r"[\w-]+", query) if w not in {"OR", "AND", "NOT"}]
+
+
+def _spikes(store: Store, settings: AlertSettings, aliases: dict[str, list[str]],
+            now: datetime, ev: db.Evaluation) -> None:
+    brands = list(aliases)
     episodes = db.spike_episodes(store)
     groups: dict[tuple[int, int], list[str]] = {}
     for brand in brands:
@@ -60,15 +69,15 @@ def _spikes(store: Store, settings: AlertSettings, brands: list[str], now: datet
             checks = spikes.check_all(series[0], series[:0:-1], rules)
             mine = {kind: ep for (b, kind), ep in episodes.items() if b == brand}
             for step in spikes.plan(brand, checks, mine, now, rules):
-                _apply(store, step, checks, rules, now, ev)
+                _apply(store, step, checks, rules, now, ev, aliases[brand])
 
 
 def _apply(store: Store, step: spikes.Step, checks: list[spikes.Check], rules: RuleSet,
-           now: datetime, ev: db.Evaluation) -> None:
+           now: datetime, ev: db.Evaluation, aliases: list[str]) -> None:
     if step.action == "end":
         ev.ended.append(step.alert_id)
         return
-    details = spike_details(store, step.brand, step.check, checks, rules, now)
+    details = spike_details(store, step.brand, step.check, checks, rules, now, aliases)
     alert = {"score": round(step.check.now / step.check.threshold, 3)
              if step.check.threshold else 1.0,
              "severity": spikes.severity(step.check),
@@ -83,7 +92,7 @@ def _apply(store: Store, step: spikes.Step, checks: list[spikes.Check], rules: R
 
 
 def spike_details(store: Store, brand: str, check: spikes.Check, checks: list[spikes.Check],
-                  rules: RuleSet, now: datetime) -> dict:
+                  rules: RuleSet, now: datetime, aliases: list[str] = ()) -> dict:
     """What a PR person needs to act on a spike: the window and its baseline, the figures of
     every check, the posts that drove it (by reach), their terms and hashtags, the window's
     sentiment mix and links."""
@@ -104,7 +113,7 @@ def spike_details(store: Store, brand: str, check: spikes.Check, checks: list[sp
         "figures": check.figures(),
         "checks": {c.kind: {**c.figures(), "fired": c.fired} for c in checks},
         "top_posts": top,
-        "terms": top_terms([p["text"] for p in driving], exclude=[brand]),
+        "terms": top_terms([p["text"] for p in driving], exclude=[brand, *aliases]),
         "sentiment_mix": sentiment_mix(p["sentiment"] for p in posts),
         "links": [p["url"] for p in top if p["url"]],
         "brands": [brand],

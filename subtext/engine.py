@@ -57,7 +57,7 @@ class Engine:
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
         return jobs.evaluate_alerts(self.store, self.config.alerts.settings,
-                                    [b.name for b in self.config.brands], self.channels)
+                                    list(self.config.brands), self.channels)
 
     def deliver_alerts(self) -> jobs.RunResult | None:
         return jobs.deliver_alerts(self.store, self.channels)

@@ -182,7 +182,7 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
     return run_recorded(store, "analyze", work, record_idle=False)
 
 
-def evaluate_alerts(store: Store, settings: AlertSettings, brands: list[str],
+def evaluate_alerts(store: Store, settings: AlertSettings, brands: list,
                     channels: dict[str, Channel]) -> RunResult | None:
     """Route every verdict written since the last evaluation and check each brand for spikes
     (alerts/evaluate.py): one transaction per run."""

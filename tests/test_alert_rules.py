@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from alerts import evaluate, rules, spikes
+from alerts import evaluate, rules, spikes, summary
 from alerts.settings import AlertSettings, RuleSet
 from alerts.spikes import Episode, Window
 from analysis.verdict import Verdict
@@ -203,3 +203,14 @@ def test_a_spike_is_one_alert_that_updates_while_it_lasts_and_ends(store):
     evaluate.run(store, settings, ["Voltra"], lambda a: [], now=now + timedelta(hours=2))
     after = db.list_alerts(store, "all")["items"]
     assert len(after) == 2 and all(a["ended_at"] is not None for a in after)
+
+
+def test_top_terms_hashtags_and_brand_words_left_out():
+    texts = ["伏特拉X2 发热 #overheat", "Voltra battery 发热严重 #overheat #伏特拉翻车#",
+             "voltra battery again"]
+    got = summary.top_terms(texts, exclude=["Voltra", "伏特拉"])
+    assert got["hashtags"][:2] == ["#overheat", "#伏特拉翻车"]
+    assert set(got["terms"][:2]) == {"发热", "battery"}
+    assert not any("伏特" in t or "voltra" in t for t in got["terms"])
+    assert summary.sentiment_mix(["negative", None, "negative"]) == {
+        "negative": 2, "neutral": 0, "positive": 0, "pending": 1}
