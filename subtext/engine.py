@@ -32,10 +32,10 @@ class Engine:
     def __init__(self, config: Config, analyzer: Analyzer | None = None,
                  collectors: dict[str, Collector] | None = None):
         self.config = config
+        self.channels = build_channels(config)  # first: a missing secret fails fast
         self.collectors = collectors if collectors is not None else build_collectors(config)
         self.analyzer = analyzer or load_analyzer(config.analysis)
         self.analyzer_id = analyzer_id(self.analyzer)
-        self.channels = build_channels(config)
         self.store = Store.open(config.data_dir)
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
