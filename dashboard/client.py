@@ -80,12 +80,19 @@ class Client:
         return self._request("GET", "/v1/export", params=query(format=fmt, **params),
                              timeout=EXPORT_TIMEOUT).content
 
-    def alerts(self, status: str = "open", limit: int = 50, offset: int = 0) -> dict:
+    def alerts(self, status: str = "open", limit: int = 50, offset: int = 0,
+               **filters: str | None) -> dict:
+        """filters: brand, kind, severity."""
         return self._json("GET", "/v1/alerts",
-                          params=query(status=status, limit=limit, offset=offset))
+                          params=query(status=status, limit=limit, offset=offset, **filters))
 
     def acknowledge(self, alert_id: int, by: str | None = None) -> dict:
         return self._json("POST", f"/v1/alerts/{alert_id}/ack", json=query(by=by))
+
+    def alert_step(self, alert_id: int, action: str, by: str | None = None,
+                   note: str | None = None) -> dict:
+        """action: ack, resolve or false-alarm."""
+        return self._json("POST", f"/v1/alerts/{alert_id}/{action}", json=query(by=by, note=note))
 
     def runs(self, limit: int = 50) -> list[dict]:
         return self._json("GET", "/v1/runs", params={"limit": limit})["items"]

@@ -163,6 +163,53 @@ MIGRATIONS: list[str] = [
         revoked_at  TIMESTAMP
     );
     """,
+    # 5: alerting (issue 11): each verdict's route and the rule that chose it; alert severity,
+    # details (figures, top posts, terms), spike episodes (updated_at, ended_at) and workflow
+    # (status, who, when, note, with every step in alert_events); deliveries per alert × channel
+    """
+    CREATE TABLE verdict_routes (
+        post_id    VARCHAR PRIMARY KEY,         -- the route of the post's latest verdict
+        analyzer   VARCHAR,
+        route      VARCHAR NOT NULL,            -- alert / review / archive / pass
+        rule       VARCHAR NOT NULL,            -- the rule that chose it
+        routed_at  TIMESTAMP NOT NULL
+    );
+    ALTER TABLE alerts ADD COLUMN severity VARCHAR DEFAULT 'medium';  -- low / medium / high
+    ALTER TABLE alerts ADD COLUMN status VARCHAR DEFAULT 'open';
+        -- open / acknowledged / resolved / false_alarm
+    ALTER TABLE alerts ADD COLUMN status_at TIMESTAMP;
+    ALTER TABLE alerts ADD COLUMN status_by VARCHAR;
+    ALTER TABLE alerts ADD COLUMN note VARCHAR;
+    ALTER TABLE alerts ADD COLUMN details JSON;
+    ALTER TABLE alerts ADD COLUMN updated_at TIMESTAMP;
+    ALTER TABLE alerts ADD COLUMN ended_at TIMESTAMP;                 -- a spike that is over
+    UPDATE alerts SET status = 'acknowledged', status_at = acknowledged_at,
+                      status_by = acknowledged_by
+     WHERE acknowledged_at IS NOT NULL;
+    CREATE SEQUENCE alert_event_ids;
+    CREATE TABLE alert_events (
+        id        BIGINT PRIMARY KEY DEFAULT nextval('alert_event_ids'),
+        alert_id  BIGINT NOT NULL,
+        action    VARCHAR NOT NULL,             -- acknowledged / resolved / false_alarm
+        actor     VARCHAR,
+        note      VARCHAR,
+        event_at  TIMESTAMP NOT NULL
+    );
+    CREATE SEQUENCE delivery_ids;
+    CREATE TABLE deliveries (
+        id               BIGINT PRIMARY KEY DEFAULT nextval('delivery_ids'),
+        alert_id         BIGINT NOT NULL,
+        channel          VARCHAR NOT NULL,
+        status           VARCHAR NOT NULL,      -- pending / sent / failed / gave_up / suppressed
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TIMESTAMP NOT NULL,
+        last_error       VARCHAR,               -- the reason, never a secret
+        created_at       TIMESTAMP NOT NULL,
+        sent_at          TIMESTAMP,
+        UNIQUE (alert_id, channel)
+    );
+    CREATE INDEX deliveries_due ON deliveries (status);
+    """,
 ]
 
 

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, HTTPException, Query, UploadFile
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
@@ -30,6 +29,7 @@ from data import queries
 from data.images import MAX_BYTES, check_image_file
 from subtext import __version__, access, errors, jobs
 from subtext.engine import Engine
+from subtext.routes_alerts import alerts_router
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
 assert set(Label.__args__) == set(LABELS)
@@ -82,17 +82,6 @@ class ExportQuery(Filter):
     format: Literal["csv", "parquet"] = "csv"
 
 
-class AlertsQuery(Strict):
-    status: Literal["open", "acknowledged", "all"] = "open"
-    brand: str | None = None
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-
-class AckIn(Strict):
-    by: str | None = Field(None, max_length=100)
-
-
 class FeedbackIn(Strict):
     post_id: str
     label: Label
@@ -131,6 +120,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
                 engine.stop()
 
     app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan)
+    app.include_router(alerts_router(engine))  # /v1/alerts..., /v1/routes
     store = engine.store
     app.add_middleware(access.Guard, policy=access.Policy(engine.config, store))
     errors.install(app)
@@ -190,17 +180,6 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     @app.post("/v1/analyze")
     def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
         return _analyze_one(engine, form)
-
-    @app.get("/v1/alerts")
-    def alerts(query: Annotated[AlertsQuery, Query()]) -> dict:
-        return queries.list_alerts(store, query.status, query.brand, query.limit, query.offset)
-
-    @app.post("/v1/alerts/{alert_id}/ack")
-    def acknowledge(alert_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
-                    body: AckIn | None = None) -> dict:
-        if not store.acknowledge_alert(alert_id, body.by if body else None):
-            raise HTTPException(404, f"no alert {alert_id}")
-        return {"id": alert_id, "acknowledged": True}
 
     @app.post("/v1/feedback", status_code=201)
     def feedback(body: FeedbackIn) -> dict:

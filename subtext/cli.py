@@ -27,6 +27,8 @@ COMMANDS = {
     "analyze": "analyze a JSONL file of posts into a JSONL file of verdicts (no database)",
     "collect": "run every source × brand collection once and exit (engine must be stopped)",
     "import": "import posts from a JSONL or CSV file (through the engine when it runs)",
+    "alerts": "`alerts test [--channel NAME]`: send a test alert to each configured channel "
+              "and print each one's outcome",
     "models": "`models check`: load the configured analysis backend, analyze one built-in "
               "example, print device, dtype, load time and latency",
     "users": "dashboard users: `users add NAME --role viewer|analyst|admin`, `users list`, "
@@ -79,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
                                       "feedback; admin: everything (default: read)")
             command.add_argument("--user", help="the dashboard user it belongs to (optional)")
             command.add_argument("--days", type=int, help="expire after this many days")
+        elif name == "alerts":
+            command.add_argument("action", choices=["test"], help="test: send a test alert")
+            command.add_argument("--channel", metavar="NAME", help="only this channel")
         elif name == "import":
             command.add_argument("file", type=Path, help="posts as .jsonl or .csv: id, text, "
                                  "created_at?, author?, url?, lang?, images? (paths or URLs)")
@@ -359,9 +364,16 @@ def _example_image(folder: Path) -> Path:
     return path
 
 
+def cmd_alerts(config: Config, args: argparse.Namespace) -> int:
+    from alerts.cli import test_channels
+
+    return test_channels(config, args.channel)
+
+
 COMMAND_FUNCTIONS = {"up": cmd_up, "engine": cmd_engine, "dashboard": cmd_dashboard,
                      "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import,
-                     "models": cmd_models, "users": cmd_users, "tokens": cmd_tokens}
+                     "models": cmd_models, "users": cmd_users, "tokens": cmd_tokens,
+                     "alerts": cmd_alerts}
 
 
 def _ports_free(config: Config, *ports: int) -> bool:

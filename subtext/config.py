@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerts.settings import AlertSettings
+from alerts.settings import parse as parse_alerts
 from analysis.verdict import EMOTIONS, SENTIMENTS
 from collectors.query import check as check_query
 
@@ -71,6 +73,8 @@ class Alerts:
     sarcasm_threshold: float = 0.6  # sarcasm_score at or above which a sarcastic verdict counts
     negative_threshold: float = 0.55  # confidence at or above which a negative intent counts
     every_seconds: int = 15
+    # Every rule's thresholds (defaults and per brand) and the delivery channels.
+    settings: AlertSettings = AlertSettings()
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
         brands=brands,
         sources=sources,
         analysis=_analysis(r, r.table(raw, "analysis")),
-        alerts=_alerts(r, r.table(raw, "alerts")),
+        alerts=_alerts(r, r.table(raw, "alerts"), {b.name for b in brands}),
     )
 
 
@@ -271,11 +275,10 @@ def _label_maps(r: _Reader, maps: dict) -> dict[str, dict[str, str]]:
     return out
 
 
-def _alerts(r: _Reader, a: dict) -> Alerts:
-    r.only(a, "alerts", {"sarcasm_threshold", "negative_threshold", "every_seconds"})
-    return Alerts(r.fraction(a, "alerts.sarcasm_threshold", 0.6),
-                  r.fraction(a, "alerts.negative_threshold", 0.55),
-                  r.positive(a, "alerts.every_seconds", 15))
+def _alerts(r: _Reader, a: dict, brand_names: set[str]) -> Alerts:
+    settings = parse_alerts(r, a, brand_names)  # checks every key of [alerts]
+    return Alerts(settings.defaults.sarcasm_threshold, settings.defaults.negative_threshold,
+                  r.positive(a, "alerts.every_seconds", 15), settings)
 
 
 def _unique(r: _Reader, key: str, names: list[str]) -> None:

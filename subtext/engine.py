@@ -1,8 +1,9 @@
 """The engine: owns the store, the analyzer and the collectors, and schedules the jobs.
 
 APScheduler runs each job in its thread pool: collect (every source × brand), analyze what is
-pending, evaluate alert rules. coalesce + max_instances=1 mean a slow job is never stacked up
-behind itself; misfire grace lets a late run still happen once instead of being dropped.
+pending, evaluate alert rules, deliver alerts. coalesce + max_instances=1 mean a slow job is
+never stacked up behind itself; misfire grace lets a late run still happen once instead of
+being dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from alerts.routing import Thresholds
+from alerts import channels
 from analysis.base import Analyzer, analyzer_id, load_analyzer
 from collectors.base import Collector
 from collectors.registry import SettingError, build_collector
@@ -32,6 +33,7 @@ class Engine:
     def __init__(self, config: Config, analyzer: Analyzer | None = None,
                  collectors: dict[str, Collector] | None = None):
         self.config = config
+        self.channels = build_channels(config)  # first: a missing secret fails fast
         self.collectors = collectors if collectors is not None else build_collectors(config)
         self.analyzer = analyzer or load_analyzer(config.analysis)
         self.analyzer_id = analyzer_id(self.analyzer)
@@ -39,8 +41,6 @@ class Engine:
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
         self.stopping = threading.Event()  # set by stop(): long jobs end after their batch
-        self.thresholds = Thresholds(config.alerts.sarcasm_threshold,
-                                     config.alerts.negative_threshold)
 
     # -- the jobs, callable directly (CLI, tests) or by the scheduler ----------------------
 
@@ -59,7 +59,11 @@ class Engine:
                                     stopping=self.stopping)
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
-        return jobs.evaluate_alerts(self.store, self.thresholds)
+        return jobs.evaluate_alerts(self.store, self.config.alerts.settings,
+                                    list(self.config.brands), self.channels)
+
+    def deliver_alerts(self) -> jobs.RunResult | None:
+        return jobs.deliver_alerts(self.store, self.channels)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -75,6 +79,9 @@ class Engine:
         self.scheduler.add_job(self.evaluate_alerts, "interval", id="alerts",
                                seconds=self.config.alerts.every_seconds,
                                next_run_time=now + timedelta(seconds=3))
+        self.scheduler.add_job(self.deliver_alerts, "interval", id="deliver",
+                               seconds=self.config.alerts.settings.deliver_every_seconds,
+                               next_run_time=now + timedelta(seconds=1))
         self.scheduler.start()
         log.info("engine started: %d sources × %d brands, analyzer %s, data in %s",
                  len(self.config.sources), len(self.config.brands), self.analyzer_id,
@@ -140,3 +147,11 @@ def build_collectors(config: Config) -> dict[str, Collector]:
             key = f"sources[{i}]" if exc.key == "-" else f"sources[{i}].{exc.key}"
             raise ConfigError(config.path or "-", key, exc.reason) from None
     return collectors
+
+
+def build_channels(config: Config) -> dict[str, channels.Channel]:
+    """The alert channels with their secrets; a missing secret fails the start with the key."""
+    try:
+        return channels.build(config.alerts.settings.channels)
+    except channels.MissingSecret as exc:
+        raise ConfigError(config.path or "-", exc.key, exc.reason) from None

@@ -1,5 +1,6 @@
 """The engine's units of work, each usable from the scheduler, the CLI and the tests:
-ingest posts, collect one source × brand, analyze what is pending, evaluate alert rules.
+ingest posts, collect one source × brand, analyze what is pending, evaluate alert rules,
+deliver alerts.
 
 Every scheduled job records itself in collector_runs; a failure is logged and recorded with its
 reason, and never propagates into the scheduler.
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alerts.routing import Thresholds, route
+from alerts import delivery, evaluate
+from alerts.channels import Channel
+from alerts.settings import AlertSettings
 from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
 from collectors.base import BrandQuery, Collector, Page, pages_of
@@ -183,21 +186,23 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
     return run_recorded(store, "analyze", work, record_idle=False)
 
 
-ALERT_CURSOR = ("alerts", "*")
-
-
-def evaluate_alerts(store: Store, limits: Thresholds) -> RunResult | None:
-    """Route every verdict written since the last evaluation."""
+def evaluate_alerts(store: Store, settings: AlertSettings, brands: list,
+                    channels: dict[str, Channel]) -> RunResult | None:
+    """Route every verdict written since the last evaluation and check each brand for spikes
+    (alerts/evaluate.py): one transaction per run."""
     def work() -> RunResult:
-        mark = store.get_cursor(*ALERT_CURSOR)
-        rows = store.verdicts_since(datetime.fromisoformat(mark) if mark else None)
-        new = 0
-        for row in rows:
-            for draft in route(row, limits):
-                new += store.add_alert(draft.key, draft.kind, draft.message, draft.post_id,
-                                       draft.brand, draft.score)
-        if rows:
-            store.set_cursor(*ALERT_CURSOR, rows[-1]["created_at"].isoformat())
-        return RunResult(fetched=len(rows), new=new)
+        routed, new = evaluate.run(store, settings, brands, delivery.router(channels))
+        return RunResult(fetched=routed, new=new)
 
     return run_recorded(store, "alerts", work, record_idle=False)
+
+
+def deliver_alerts(store: Store, channels: dict[str, Channel]) -> RunResult | None:
+    """Send what is due to each channel (alerts/delivery.py); a run that sent or failed
+    something is recorded."""
+    def work() -> RunResult:
+        tally = delivery.deliver_due(store, channels)
+        return RunResult(fetched=sum(tally.values()), new=tally.get("sent", 0),
+                         errors=tally.get("failed", 0) + tally.get("gave_up", 0))
+
+    return run_recorded(store, "deliver", work, record_idle=False)

@@ -182,7 +182,7 @@ def test_retry_after_sets_the_back_off(store):
 def test_health_flags_a_source_that_keeps_failing(config):
     engine = Engine(config, collectors={"replay": Pages(then=TimeoutError("no answer"))})
     try:
-        with TestClient(create_app(engine, schedule=False)) as client:
+        with TestClient(create_app(engine, schedule=False), base_url="http://127.0.0.1") as client:
             assert client.get("/health").json()["sources"][0]["status"] == "ok"
             for attempt in range(3):
                 if attempt:  # no waiting out the back-off in a test: retry at once
@@ -227,7 +227,7 @@ per_minute = 6000
     monkeypatch.delenv("SUBTEXT_DATA_DIR", raising=False)
     engine = Engine(load(path))
     try:
-        with TestClient(create_app(engine, schedule=False)) as client:
+        with TestClient(create_app(engine, schedule=False), base_url="http://127.0.0.1") as client:
             engine.collect_all()
             (run,) = client.get("/v1/runs").json()["items"]
             source = client.get("/health").json()["sources"][0]

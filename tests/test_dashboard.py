@@ -164,7 +164,14 @@ def test_alerts_acknowledged_view(api_url):
     at.segmented_control[0].set_value("Acknowledged").run()
     shown = unescape(texts(at))
     assert SARCASTIC in shown and "Acknowledged by ann" in shown
-    assert not at.button  # nothing left to acknowledge
+    # nothing left to acknowledge; it can still be resolved or marked a false alarm
+    assert [b.key for b in at.button] == ["resolve-1", "false-1"]
+    at.text_input(key="alert_note").set_value("fan, not sarcasm")
+    at.button(key="false-1").click().run()
+    assert not at.exception
+    at.segmented_control[0].set_value("False alarm").run()
+    shown = unescape(texts(at))
+    assert "Marked a false alarm" in shown and "fan, not sarcasm" in shown and not at.button
 
 
 @pytest.mark.parametrize(("widget", "value", "ids"), [
@@ -296,7 +303,8 @@ def test_client_reports_api_validation_errors(api_url):
 
 
 def test_client_acknowledges_without_a_name(api_url):
-    assert Client().acknowledge(1) == {"id": 1, "acknowledged": True}
+    assert Client().acknowledge(1).items() >= {"id": 1, "acknowledged": True,
+                                               "status": "acknowledged"}.items()
     assert Client().alerts("acknowledged")["items"][0]["acknowledged_by"] is None
     with pytest.raises(ApiError, match="no alert 99"):
         Client().acknowledge(99)

@@ -96,7 +96,8 @@ def test_scheduler_runs_the_jobs(config):
     try:
         engine.start()
         jobs = {j["id"] for j in engine.job_status()}
-        assert jobs == {"collect:replay:Nimbus", "collect:replay:Voltra", "analyze", "alerts"}
+        assert jobs == {"collect:replay:Nimbus", "collect:replay:Voltra", "analyze", "alerts",
+                        "deliver"}
         for job in engine.scheduler.get_jobs():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time == 30
         deadline = time.monotonic() + 30
