@@ -99,18 +99,18 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) ->
     for name, table in tables.items():
         cur.register(name, table)
     try:
-        before = cur.execute("SELECT count(*) FROM posts").fetchone()[0]
-        cur.execute(UPSERT_POSTS)
-        new = cur.execute("SELECT count(*) FROM posts").fetchone()[0] - before
+        before = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+        _run(cur, UPSERT_POSTS)
+        new = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
         if tables["staged_brands"].num_rows:
-            cur.execute("INSERT INTO post_brands SELECT * FROM staged_brands "
+            _run(cur, "INSERT INTO post_brands SELECT * FROM staged_brands "
                         "ON CONFLICT DO NOTHING")
         if new < tables["staged_posts"].num_rows:  # some were stored before, maybe with images
-            cur.execute("""DELETE FROM post_images
+            _run(cur, """DELETE FROM post_images
                             WHERE post_id IN (SELECT id FROM staged_posts)""")
         if tables["staged_post_images"].num_rows:
-            cur.execute("INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
-            cur.execute("INSERT INTO post_images SELECT * FROM staged_post_images")
+            _run(cur, "INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
+            _run(cur, "INSERT INTO post_images SELECT * FROM staged_post_images")
     finally:
         for name in tables:
             cur.unregister(name)
@@ -133,8 +133,14 @@ def replace_verdicts(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     (verdicts.latest): two statements for the batch."""
     cur.register("staged_verdicts", table)
     try:
-        cur.execute("""UPDATE verdicts SET latest = false
+        _run(cur, """UPDATE verdicts SET latest = false
                         WHERE latest AND post_id IN (SELECT post_id FROM staged_verdicts)""")
-        cur.execute("INSERT OR REPLACE INTO verdicts SELECT *, true FROM staged_verdicts")
+        _run(cur, "INSERT OR REPLACE INTO verdicts SELECT *, true FROM staged_verdicts")
     finally:
         cur.unregister("staged_verdicts")
+
+
+def _run(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Execute a write and consume its result (its row count), which DuckDB wants done before
+    the staging tables are unregistered."""
+    cur.execute(sql).fetchall()
