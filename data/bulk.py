@@ -26,6 +26,7 @@ POST_SCHEMA = pa.schema([
     ("lang", pa.string()), ("created_at", pa.timestamp("us")),
     ("collected_at", pa.timestamp("us")), ("likes", pa.int64()), ("reposts", pa.int64()),
     ("replies", pa.int64()), ("content_hash", pa.string()), ("raw", pa.string()),
+    ("brands", pa.list_(pa.string())),
 ])
 IMAGE_SCHEMA = pa.schema([
     ("sha256", pa.string()), ("url", pa.string()), ("width", pa.int32()),
@@ -44,14 +45,16 @@ VERDICT_SCHEMA = pa.schema([
 ])
 
 # A re-ingested post takes the new values of everything but its first collection time: a
-# corrected created_at (a re-import with the right date) replaces the old one.
+# corrected created_at (a re-import with the right date) replaces the old one. Brands add up,
+# in posts.brands as in post_brands.
 UPSERT_POSTS = """
     INSERT INTO posts SELECT * FROM staged_posts
     ON CONFLICT (id) DO UPDATE SET
         url = excluded.url, author = excluded.author, text = excluded.text,
         lang = excluded.lang, created_at = excluded.created_at, likes = excluded.likes,
         reposts = excluded.reposts, replies = excluded.replies,
-        content_hash = excluded.content_hash, raw = excluded.raw
+        content_hash = excluded.content_hash, raw = excluded.raw,
+        brands = list_sort(list_distinct(list_concat(posts.brands, excluded.brands)))
 """
 
 
@@ -67,7 +70,8 @@ def post_tables(batch: list[tuple[Post, list[ImageRecord]]],
     rows = [(post_id, post.source, post.native_id, post.url, post.author, post.text, post.lang,
              utc_naive(post.created_at), now, post.likes, post.reposts, post.replies,
              content_hash(post.text, records),
-             json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}")
+             json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}",
+             sorted(set(post.brands)))
             for post_id, (post, records) in latest.items()]
     brands = [(post_id, brand) for post_id, (post, _) in latest.items()
               for brand in dict.fromkeys(post.brands)]

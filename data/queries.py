@@ -22,23 +22,20 @@ from data.store import Store
 # latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
 LATEST_VERDICTS = "SELECT * FROM verdicts WHERE latest"
 
-POST_COLUMNS = """
+PAGE_COLUMNS = """
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
-    p.likes, p.reposts, p.replies,
-    coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b WHERE b.post_id = p.id),
-             []) AS brands,
-    (SELECT list(i.sha256 ORDER BY pi.position) FROM post_images pi JOIN images i USING (sha256)
-      WHERE pi.post_id = p.id AND i.status = 'ok') AS images,
+    p.likes, p.reposts, p.replies, p.brands, im.images,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.emotions, v.confidence,
     v.explanation, v.evidence, v.analyzer, v.latency_ms
 """
 
 BUCKETS = {"hour": "hour", "day": "day", "week": "week"}
+# Each key as read per post (inner) and per brand row (outer: "brand" is the unnested brand).
 TREND_KEYS = {
-    "label": "coalesce(v.label, 'pending')",
-    "emotion": "coalesce(v.emotion, 'pending')",
-    "sentiment": "coalesce(v.sentiment, 'pending')",
-    "brand": "b.brand",
+    "label": ("coalesce(v.label, 'pending')", "key"),
+    "emotion": ("coalesce(v.emotion, 'pending')", "key"),
+    "sentiment": ("coalesce(v.sentiment, 'pending')", "key"),
+    "brand": ("NULL", "brand"),
 }
 
 
@@ -63,7 +60,7 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add("p.id IN (SELECT post_id FROM post_brands WHERE brand = ?)", self.brand)
+            add("list_contains(p.brands, ?)", self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -125,15 +122,21 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
 
 
 def _posts_by_id(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict]:
-    """The listing columns of these posts, in the order given."""
+    """The listing columns of these posts, in the order given. Every part is looked up by
+    the ids (indexes on post_id), never joined whole."""
     if not ids:
         return []
     cur = con.execute(
-        f"""SELECT {POST_COLUMNS}
-              FROM posts p
-              LEFT JOIN (SELECT * FROM ({LATEST_VERDICTS})
-                          WHERE post_id IN (SELECT unnest($ids))) v ON v.post_id = p.id
-             WHERE p.id IN (SELECT unnest($ids))""", {"ids": ids})
+        f"""WITH ids AS (SELECT unnest($ids) AS id),
+            im AS (SELECT pi.post_id, list(i.sha256 ORDER BY pi.position) AS images
+                     FROM post_images pi JOIN images i USING (sha256)
+                    WHERE pi.post_id IN (SELECT id FROM ids) AND i.status = 'ok'
+                    GROUP BY pi.post_id),
+            v AS (SELECT * FROM ({LATEST_VERDICTS}) WHERE post_id IN (SELECT id FROM ids))
+            SELECT {PAGE_COLUMNS}
+              FROM posts p LEFT JOIN im ON im.post_id = p.id
+              LEFT JOIN v ON v.post_id = p.id
+             WHERE p.id IN (SELECT id FROM ids)""", {"ids": ids})
     found = {row["id"]: _decode_json(row) for row in _rows(cur)}
     return [found[i] for i in ids if i in found]
 
@@ -154,10 +157,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def get_post(store: Store, post_id: str) -> dict | None:
-    cur = store.reader().execute(f"SELECT {POST_COLUMNS} FROM {_from()} WHERE p.id = ?",
-                                 [post_id])
-    rows = _rows(cur)
-    return _decode_json(rows[0]) if rows else None
+    found = _posts_by_id(store.reader(), [post_id])
+    return found[0] if found else None
 
 
 def _decode_json(row: dict) -> dict:
@@ -169,17 +170,21 @@ def _decode_json(row: dict) -> dict:
 
 
 def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") -> list[dict]:
-    """Post counts per time bucket, brand and key (label, emotion, sentiment or brand)."""
+    """Post counts per time bucket, brand and key (label, emotion, sentiment or brand). A post
+    counts once per brand it mentions; with a brand filter, only for the brand asked for.
+    The verdicts are joined only when the key or the filter reads them."""
     where, params = f.where()
+    inner, outer = TREND_KEYS[by]
+    source = _from() if by != "brand" or f.needs_verdicts() else "posts p"
+    only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        where, params = f"{where} AND b.brand = ?", [*params, f.brand]
-    key = TREND_KEYS[by]
+        only, params = "WHERE brand = ?", [*params, f.brand]
     cur = store.reader().execute(
         f"""
-        SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket, b.brand AS brand,
-               {key} AS key, count(*) AS count
-          FROM {_from()} JOIN post_brands b ON b.post_id = p.id
-         WHERE {where}
+        WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
+                             unnest(p.brands) AS brand, {inner} AS key
+                        FROM {source} WHERE {where})
+        SELECT bucket, brand, {outer} AS key, count(*) AS count FROM rows {only}
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)
     return _rows(cur)
@@ -188,8 +193,7 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
 EXPORT_COLUMNS = """
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
     p.replies,
-    array_to_string(coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
-                               WHERE b.post_id = p.id), []), ';') AS brands,
+    array_to_string(p.brands, ';') AS brands,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.confidence, v.explanation,
     v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer
 """
