@@ -88,6 +88,10 @@ class FeedCollector(HttpSource):
 
     def _post(self, entry, feed_url: str, language: str | None) -> Post:
         link = entry.get("link")
+        dated = entry.get("published_parsed") or entry.get("updated_parsed")
+        if not (entry.get("id") or link or (entry.get("title") and dated)):
+            # nothing identifies it: stored, it would be a fresh mention at every fetch
+            raise ValueError("entry has no guid, no link and no title with a date")
         native_id = entry.get("id") or link or _digest(entry)
         title = html_to_text(entry.get("title") or "")
         body = _body(entry)

@@ -26,6 +26,7 @@ POST_SCHEMA = pa.schema([
     ("lang", pa.string()), ("created_at", pa.timestamp("us")),
     ("collected_at", pa.timestamp("us")), ("likes", pa.int64()), ("reposts", pa.int64()),
     ("replies", pa.int64()), ("content_hash", pa.string()), ("raw", pa.string()),
+    ("brands", pa.list_(pa.string())),
 ])
 IMAGE_SCHEMA = pa.schema([
     ("sha256", pa.string()), ("url", pa.string()), ("width", pa.int32()),
@@ -44,14 +45,16 @@ VERDICT_SCHEMA = pa.schema([
 ])
 
 # A re-ingested post takes the new values of everything but its first collection time: a
-# corrected created_at (a re-import with the right date) replaces the old one.
+# corrected created_at (a re-import with the right date) replaces the old one. Brands add up,
+# in posts.brands as in post_brands.
 UPSERT_POSTS = """
     INSERT INTO posts SELECT * FROM staged_posts
     ON CONFLICT (id) DO UPDATE SET
         url = excluded.url, author = excluded.author, text = excluded.text,
         lang = excluded.lang, created_at = excluded.created_at, likes = excluded.likes,
         reposts = excluded.reposts, replies = excluded.replies,
-        content_hash = excluded.content_hash, raw = excluded.raw
+        content_hash = excluded.content_hash, raw = excluded.raw,
+        brands = list_sort(list_distinct(list_concat(posts.brands, excluded.brands)))
 """
 
 
@@ -67,7 +70,8 @@ def post_tables(batch: list[tuple[Post, list[ImageRecord]]],
     rows = [(post_id, post.source, post.native_id, post.url, post.author, post.text, post.lang,
              utc_naive(post.created_at), now, post.likes, post.reposts, post.replies,
              content_hash(post.text, records),
-             json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}")
+             json.dumps(post.raw, ensure_ascii=False, default=str) if post.raw else "{}",
+             sorted(set(post.brands)))
             for post_id, (post, records) in latest.items()]
     brands = [(post_id, brand) for post_id, (post, _) in latest.items()
               for brand in dict.fromkeys(post.brands)]
@@ -99,18 +103,18 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) ->
     for name, table in tables.items():
         cur.register(name, table)
     try:
-        before = cur.execute("SELECT count(*) FROM posts").fetchone()[0]
-        cur.execute(UPSERT_POSTS)
-        new = cur.execute("SELECT count(*) FROM posts").fetchone()[0] - before
+        before = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+        _run(cur, UPSERT_POSTS)
+        new = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
         if tables["staged_brands"].num_rows:
-            cur.execute("INSERT INTO post_brands SELECT * FROM staged_brands "
+            _run(cur, "INSERT INTO post_brands SELECT * FROM staged_brands "
                         "ON CONFLICT DO NOTHING")
         if new < tables["staged_posts"].num_rows:  # some were stored before, maybe with images
-            cur.execute("""DELETE FROM post_images
+            _run(cur, """DELETE FROM post_images
                             WHERE post_id IN (SELECT id FROM staged_posts)""")
         if tables["staged_post_images"].num_rows:
-            cur.execute("INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
-            cur.execute("INSERT INTO post_images SELECT * FROM staged_post_images")
+            _run(cur, "INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
+            _run(cur, "INSERT INTO post_images SELECT * FROM staged_post_images")
     finally:
         for name in tables:
             cur.unregister(name)
@@ -133,8 +137,14 @@ def replace_verdicts(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     (verdicts.latest): two statements for the batch."""
     cur.register("staged_verdicts", table)
     try:
-        cur.execute("""UPDATE verdicts SET latest = false
+        _run(cur, """UPDATE verdicts SET latest = false
                         WHERE latest AND post_id IN (SELECT post_id FROM staged_verdicts)""")
-        cur.execute("INSERT OR REPLACE INTO verdicts SELECT *, true FROM staged_verdicts")
+        _run(cur, "INSERT OR REPLACE INTO verdicts SELECT *, true FROM staged_verdicts")
     finally:
         cur.unregister("staged_verdicts")
+
+
+def _run(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Execute a write and consume its result (its row count), which DuckDB wants done before
+    the staging tables are unregistered."""
+    cur.execute(sql).fetchall()

@@ -6,6 +6,8 @@ one filter always agree on which posts it selects.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,29 +15,27 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from collectors.post import utc_naive
 from data.store import Store
 
 # The newest verdict of each post: history across analyzers is kept, the listing shows the
 # latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
 LATEST_VERDICTS = "SELECT * FROM verdicts WHERE latest"
 
-POST_COLUMNS = """
+PAGE_COLUMNS = """
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
-    p.likes, p.reposts, p.replies,
-    coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b WHERE b.post_id = p.id),
-             []) AS brands,
-    (SELECT list(i.sha256 ORDER BY pi.position) FROM post_images pi JOIN images i USING (sha256)
-      WHERE pi.post_id = p.id AND i.status = 'ok') AS images,
+    p.likes, p.reposts, p.replies, p.brands, im.images,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.emotions, v.confidence,
     v.explanation, v.evidence, v.analyzer, v.latency_ms
 """
 
 BUCKETS = {"hour": "hour", "day": "day", "week": "week"}
+# Each key as read per post (inner) and per brand row (outer: "brand" is the unnested brand).
 TREND_KEYS = {
-    "label": "coalesce(v.label, 'pending')",
-    "emotion": "coalesce(v.emotion, 'pending')",
-    "sentiment": "coalesce(v.sentiment, 'pending')",
-    "brand": "b.brand",
+    "label": ("coalesce(v.label, 'pending')", "key"),
+    "emotion": ("coalesce(v.emotion, 'pending')", "key"),
+    "sentiment": ("coalesce(v.sentiment, 'pending')", "key"),
+    "brand": ("NULL", "brand"),
 }
 
 
@@ -60,7 +60,7 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add("p.id IN (SELECT post_id FROM post_brands WHERE brand = ?)", self.brand)
+            add("list_contains(p.brands, ?)", self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -79,6 +79,10 @@ class PostFilter:
             add("contains(lower(p.text), lower(?))", self.q)
         return " AND ".join(clauses), params
 
+    def needs_verdicts(self) -> bool:
+        """Whether where() reads the verdict (v.*) columns."""
+        return any(x is not None for x in (self.label, self.sarcasm, self.min_confidence))
+
 
 def _from() -> str:
     return f"posts p LEFT JOIN ({LATEST_VERDICTS}) v ON v.post_id = p.id"
@@ -91,22 +95,70 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict]:
              for k, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
-def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0) -> dict:
+def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
+               cursor: str | None = None) -> dict:
+    """One page, newest first, and the total. `cursor` (a page's next_cursor) continues after
+    that page's last post (keyset: as fast on page 10,000 as on page 1); `offset` skips rows.
+
+    The page's ids come first, joined with the verdicts only when the filter reads them;
+    then the columns of those ids alone: no listing joins all posts with all verdicts."""
     where, params = f.where()
+    source = _from() if f.needs_verdicts() else "posts p"
     con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM {_from()} WHERE {where}", params).fetchone()[0]
+    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
+    if cursor is not None:
+        moment, last_id = decode_cursor(cursor)
+        where = f"{where} AND (p.created_at < ? OR (p.created_at = ? AND p.id > ?))"
+        params = [*params, moment, moment, last_id]
+    ids = [r[0] for r in con.execute(
+        f"""SELECT p.id FROM {source} WHERE {where}
+            ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?""",
+        [*params, limit, offset]).fetchall()]
+    items = _posts_by_id(con, ids)
+    more = len(ids) == limit
+    return {"total": total, "items": items,
+            "next_cursor": encode_cursor(items[-1]["created_at"], items[-1]["id"])
+            if more and items else None}
+
+
+def _posts_by_id(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict]:
+    """The listing columns of these posts, in the order given. Every part is looked up by
+    the ids (indexes on post_id), never joined whole."""
+    if not ids:
+        return []
     cur = con.execute(
-        f"""SELECT {POST_COLUMNS} FROM {_from()} WHERE {where}
-            ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?""", [*params, limit, offset])
-    items = [_decode_json(row) for row in _rows(cur)]
-    return {"total": total, "items": items}
+        f"""WITH ids AS (SELECT unnest($ids) AS id),
+            im AS (SELECT pi.post_id, list(i.sha256 ORDER BY pi.position) AS images
+                     FROM post_images pi JOIN images i USING (sha256)
+                    WHERE pi.post_id IN (SELECT id FROM ids) AND i.status = 'ok'
+                    GROUP BY pi.post_id),
+            v AS (SELECT * FROM ({LATEST_VERDICTS}) WHERE post_id IN (SELECT id FROM ids))
+            SELECT {PAGE_COLUMNS}
+              FROM posts p LEFT JOIN im ON im.post_id = p.id
+              LEFT JOIN v ON v.post_id = p.id
+             WHERE p.id IN (SELECT id FROM ids)""", {"ids": ids})
+    found = {row["id"]: _decode_json(row) for row in _rows(cur)}
+    return [found[i] for i in ids if i in found]
+
+
+def encode_cursor(created_at: datetime, post_id: str) -> str:
+    raw = f"{utc_naive(created_at).isoformat()}|{post_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor continues after; ValueError for a malformed one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, post_id = raw.split("|", 1)
+        return datetime.fromisoformat(moment), post_id
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError("not a cursor this API returned") from None
 
 
 def get_post(store: Store, post_id: str) -> dict | None:
-    cur = store.reader().execute(f"SELECT {POST_COLUMNS} FROM {_from()} WHERE p.id = ?",
-                                 [post_id])
-    rows = _rows(cur)
-    return _decode_json(rows[0]) if rows else None
+    found = _posts_by_id(store.reader(), [post_id])
+    return found[0] if found else None
 
 
 def _decode_json(row: dict) -> dict:
@@ -118,17 +170,21 @@ def _decode_json(row: dict) -> dict:
 
 
 def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") -> list[dict]:
-    """Post counts per time bucket, brand and key (label, emotion, sentiment or brand)."""
+    """Post counts per time bucket, brand and key (label, emotion, sentiment or brand). A post
+    counts once per brand it mentions; with a brand filter, only for the brand asked for.
+    The verdicts are joined only when the key or the filter reads them."""
     where, params = f.where()
+    inner, outer = TREND_KEYS[by]
+    source = _from() if by != "brand" or f.needs_verdicts() else "posts p"
+    only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        where, params = f"{where} AND b.brand = ?", [*params, f.brand]
-    key = TREND_KEYS[by]
+        only, params = "WHERE brand = ?", [*params, f.brand]
     cur = store.reader().execute(
         f"""
-        SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket, b.brand AS brand,
-               {key} AS key, count(*) AS count
-          FROM {_from()} JOIN post_brands b ON b.post_id = p.id
-         WHERE {where}
+        WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
+                             unnest(p.brands) AS brand, {inner} AS key
+                        FROM {source} WHERE {where})
+        SELECT bucket, brand, {outer} AS key, count(*) AS count FROM rows {only}
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)
     return _rows(cur)
@@ -137,8 +193,7 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
 EXPORT_COLUMNS = """
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
     p.replies,
-    array_to_string(coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
-                               WHERE b.post_id = p.id), []), ';') AS brands,
+    array_to_string(p.brands, ';') AS brands,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.confidence, v.explanation,
     v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer
 """

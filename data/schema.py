@@ -134,8 +134,20 @@ MIGRATIONS: list[str] = [
     # upsert that re-dates a post into a delete + re-insert of its key (5x slower), and range
     # filters use DuckDB's zone maps, not it. verdicts.latest marks each post's newest verdict
     # (kept by save_verdicts), so a listing filters one column instead of ranking all verdicts.
+    # Indexes on post_id let a page's 50 posts fetch their verdict, brands and images by index
+    # instead of scanning every row of those tables.
     """
     DROP INDEX posts_created;
+    CREATE INDEX verdicts_post ON verdicts (post_id);
+    CREATE INDEX post_brands_post ON post_brands (post_id);
+    CREATE INDEX post_images_post ON post_images (post_id);
+    -- posts.brands copies post_brands (kept together by the store's upsert), so the brand
+    -- filter and the trends read one table instead of joining a million brand rows
+    ALTER TABLE posts ADD COLUMN brands VARCHAR[] DEFAULT []::VARCHAR[];
+    UPDATE posts SET brands = b.brands
+      FROM (SELECT post_id, list(brand ORDER BY brand) AS brands FROM post_brands
+             GROUP BY post_id) b
+     WHERE posts.id = b.post_id;
     ALTER TABLE verdicts ADD COLUMN latest BOOLEAN DEFAULT false;
     UPDATE verdicts SET latest = true
      WHERE (post_id, analyzer) IN (

@@ -111,3 +111,18 @@ def test_a_huge_feed_is_refused(server, store, feeds):
 def test_feeds_must_be_http_urls():
     with pytest.raises(ValueError, match="not an http"):
         FeedCollector("rss", feeds=["file:///etc/passwd"])
+
+
+def test_an_entry_with_nothing_to_identify_it_is_skipped_as_an_error(server, store, feeds):
+    server.route("/feed", Reply(200, """<?xml version="1.0"?><rss version="2.0"><channel>
+        <title>t</title>
+        <item><description>Nimbus and Voltra, no guid, link, title or date</description></item>
+        <item><title>Nimbus undated, no guid</title></item>
+        <item><guid>g1</guid><title>Nimbus is fine</title></item>
+        <item><title>Nimbus dated</title><pubDate>Wed, 04 Nov 2026 10:00:00 GMT</pubDate></item>
+        </channel></rss>""", {"Content-Type": RSS}))
+    result = collect(store, feeds(server.url + "/feed"))
+    assert (result.fetched, result.errors, result.new) == (4, 2, 2)
+    texts = sorted(p["text"] for p in queries.list_posts(store, queries.PostFilter())["items"])
+    assert texts == ["Nimbus dated", "Nimbus is fine"]
+    assert "no guid, no link" in queries.list_runs(store)[0]["last_error"]

@@ -220,5 +220,12 @@ def test_migration_marks_the_latest_of_existing_verdicts(tmp_path):
                     TIMESTAMP '2026-01-01'),
                    ('p', 'new@1', 'h', 'negative', 'negative', false, 0, 'anger', 1,
                     TIMESTAMP '2026-02-01')""")
+    con.execute("""INSERT INTO posts (id, source, native_id, text, created_at, collected_at,
+                   content_hash) VALUES ('p', 's', 'p', 't', now()::TIMESTAMP,
+                   now()::TIMESTAMP, 'h'), ('q', 's', 'q', 't', now()::TIMESTAMP,
+                   now()::TIMESTAMP, 'h')""")
+    con.execute("INSERT INTO post_brands VALUES ('p', 'Voltra'), ('p', 'Nimbus')")
     migrate(con)
     assert con.execute("SELECT analyzer FROM verdicts WHERE latest").fetchall() == [("new@1",)]
+    assert con.execute("SELECT id, brands FROM posts ORDER BY id").fetchall() == [
+        ("p", ["Nimbus", "Voltra"]), ("q", [])]

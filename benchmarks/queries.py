@@ -1,0 +1,173 @@
+"""Dashboard calls at 1M (or 10M) posts, through the engine's HTTP API.
+
+Generates a database in bulk through the store's own write path (Store.save_posts and
+save_verdicts: posts over 90 days, two brands, 1 in 10 posts about both, verdicts by the engine's
+analyzer for all but the newest 2%), starts `python -m subtext engine` on it (uvicorn on
+127.0.0.1), and times each call the dashboard makes: p50/p95 over --repeat calls, with the load
+average.
+
+    nice -n 10 python -m benchmarks.queries [--posts 1000000] [--repeat 20] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from analysis.lite import VERSION
+from analysis.verdict import Verdict
+from benchmarks.engine_memory import free_port, memory_mb
+from benchmarks.ingest import CONFIG, WORDS, loadavg, percentile
+from collectors.post import Post
+from data.bulk import content_hash
+from data.store import Pending, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYZER = f"lite@{VERSION}"
+LABELS = ("positive", "negative", "neutral", "sarcastic")
+SENTIMENT = {"positive": "positive", "negative": "negative", "neutral": "neutral",
+             "sarcastic": "negative"}
+EMOTIONS = ("joy", "anger", "sadness", "neutral", "surprise")
+END = datetime(2026, 11, 30)
+BATCH = 50_000
+
+
+def generate(data_dir: Path, n: int, seed: int = 11) -> None:
+    rng = random.Random(seed)
+    start = time.perf_counter()
+    with Store.open(data_dir) as store:
+        for first in range(0, n, BATCH):
+            posts, verdicts = [], []
+            for i in range(first, min(n, first + BATCH)):
+                created = END - timedelta(seconds=(n - i) * 90 * 86400 / n)  # oldest first
+                brand = rng.choice(("Nimbus", "Voltra"))
+                brands = ["Nimbus", "Voltra"] if rng.random() < 0.1 else [brand]
+                text = " ".join([*rng.choices(WORDS, k=rng.randint(5, 20)), *brands])
+                post = Post(source=rng.choice(("reddit", "bluesky", "mastodon", "rss")),
+                            native_id=str(i), text=text, created_at=created,
+                            author=f"user{rng.randrange(20_000)}", lang=rng.choice(("en", "zh")),
+                            likes=rng.randrange(100), brands=brands)
+                posts.append((post, []))
+                if i < n * 0.98:
+                    label = rng.choices(LABELS, weights=(4, 3, 5, 1))[0]
+                    verdicts.append((post, label))
+            store.save_posts(posts)
+            store.save_verdicts([
+                (Pending(post.id, post.text, post.lang, None, content_hash(post.text, [])),
+                 _verdict(label, rng)) for post, label in verdicts])
+            print(f"  {min(n, first + BATCH):,} posts written, {time.perf_counter() - start:.0f} s",
+                  flush=True)
+        store.add_alert("bench:1", "sarcasm", "a benchmark alert", "reddit:1", "Nimbus", 0.9)
+
+
+def _verdict(label: str, rng: random.Random) -> Verdict:
+    return Verdict(label=label, sentiment=SENTIMENT[label], sarcasm=label == "sarcastic",
+                   sarcasm_score=round(rng.random(), 3), emotion=rng.choice(EMOTIONS),
+                   emotions={"neutral": 1.0}, confidence=round(rng.uniform(0.3, 1), 3),
+                   explanation="benchmark", analyzer=ANALYZER)
+
+
+def calls(n: int) -> dict[str, str]:
+    week = (END - timedelta(days=7)).isoformat()
+    month = (END - timedelta(days=30)).isoformat()
+    return {
+        "health": "/health",
+        "posts page 1": "/v1/posts?limit=50",
+        "posts brand+label": "/v1/posts?limit=50&brand=Nimbus&label=sarcastic",
+        "posts 30 days, min_confidence": f"/v1/posts?limit=50&since={month}&min_confidence=0.8",
+        "posts text search": "/v1/posts?limit=50&q=refund%20shipping",
+        "posts deep offset (n/2)": f"/v1/posts?limit=50&offset={n // 2}",
+        "posts page 2 by cursor": "CURSOR",
+        "post by id": "/v1/posts/reddit:1",
+        "trends 30 days by day, label": f"/v1/trends?bucket=day&by=label&since={month}",
+        "trends 7 days by hour, label": f"/v1/trends?bucket=hour&by=label&since={week}",
+        "trends all by week, brand": "/v1/trends?bucket=week&by=brand",
+        "trends Nimbus 30 days, emotion": f"/v1/trends?bucket=day&by=emotion&brand=Nimbus"
+                                          f"&since={month}",
+        "alerts open": "/v1/alerts",
+        "runs": "/v1/runs",
+    }
+
+
+def bench(data_dir: Path, n: int, repeat: int) -> None:
+    port = free_port()
+    config = data_dir.parent / "bench-queries.toml"
+    config.write_text(CONFIG.format(data=data_dir.as_posix(), port=port, analyze_every=86400),
+                      encoding="utf-8")
+    engine = subprocess.Popen([sys.executable, "-m", "subtext", "--config", str(config),
+                               "engine"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            _wait(client)
+            time.sleep(3)  # the analyze job's first (idle) run
+            print(f"\n{n:,} posts; {repeat} calls each; loadavg {loadavg()}")
+            print(f"{'call':34} {'p50 ms':>8} {'p95 ms':>8}  result")
+            for name, path in calls(n).items():
+                times, note = [], ""
+                for _ in range(repeat):
+                    url = path
+                    if path == "CURSOR":
+                        page_1 = client.get("/v1/posts?limit=50").json()
+                        url = f"/v1/posts?limit=50&cursor={page_1['next_cursor']}"
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    times.append(time.perf_counter() - started)
+                    response.raise_for_status()
+                    note = _summary(response.json())
+                print(f"{name:34} {percentile(times, .5) * 1e3:8.1f} "
+                      f"{percentile(times, .95) * 1e3:8.1f}  {note}")
+            print(f"engine peak RSS {memory_mb(engine.pid)['VmHWM']:.0f} MB; "
+                  f"loadavg {loadavg()}")
+    finally:
+        engine.terminate()
+        engine.wait(timeout=120)
+
+
+def _wait(client: httpx.Client) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            client.get("/health", timeout=30).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError("the engine did not start")
+
+
+def _summary(body: dict) -> str:
+    if "total" in body:
+        return f"total {body['total']:,}, {len(body['items'])} items"
+    if "items" in body:
+        return f"{len(body['items'])} rows"
+    if "counts" in body:
+        return f"posts {body['counts']['posts']:,}, pending {body['pending']:,}"
+    return f"{len(body)} fields"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="reuse (or create) the database here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = (args.keep or Path(tmp)) / "var"
+        if not (data_dir / "subtext.duckdb").exists():
+            print(f"generating {args.posts:,} posts in {data_dir} (loadavg {loadavg()})")
+            started = time.perf_counter()
+            generate(data_dir, args.posts)
+            print(f"generated in {time.perf_counter() - started:.0f} s")
+        bench(data_dir, args.posts, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
