@@ -26,11 +26,13 @@ def post_facts(store: Store, ids: list[str]) -> dict[str, dict]:
         return {}
     cur = store.reader().execute(
         """
+        WITH wanted AS (SELECT unnest(?::VARCHAR[]) AS id)
         SELECT p.id, p.likes, p.reposts, p.replies, p.raw, p.url, p.author, p.lang,
-               p.created_at AS post_created_at,
-               (SELECT v.analyzer FROM verdicts v WHERE v.post_id = p.id
-                 ORDER BY v.created_at DESC LIMIT 1) AS analyzer
-          FROM posts p JOIN (SELECT unnest(?::VARCHAR[]) AS id) wanted USING (id)
+               p.created_at AS post_created_at, v.analyzer
+          FROM posts p JOIN wanted USING (id)
+          LEFT JOIN (SELECT post_id, arg_max(analyzer, created_at) AS analyzer FROM verdicts
+                      WHERE post_id IN (SELECT id FROM wanted) GROUP BY post_id) v
+            ON v.post_id = p.id
         """, [ids])
     names = [d[0] for d in cur.description]
     out = {}
@@ -54,11 +56,10 @@ def window_counts(store: Store, brands: list[str], now: datetime, window_minutes
             SELECT p.id, b.brand, p.created_at FROM posts p
               JOIN post_brands b ON b.post_id = p.id
              WHERE p.created_at >= ? AND p.created_at < ? AND list_contains(?, b.brand)),
-        latest AS (
-            SELECT post_id, sentiment, sarcasm FROM verdicts
-             WHERE post_id IN (SELECT id FROM recent)
-            QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY created_at DESC,
-                                       analyzer) = 1)
+        latest AS (  -- each post's latest verdict (arg_max: cheaper than a window)
+            SELECT post_id, arg_max(sentiment, created_at) AS sentiment,
+                   arg_max(sarcasm, created_at) AS sarcasm FROM verdicts
+             WHERE post_id IN (SELECT id FROM recent) GROUP BY post_id)
         SELECT r.brand,
                CAST(floor(date_diff('second', r.created_at, ?::TIMESTAMP) / ?) AS BIGINT) AS w,
                count(*), count(l.post_id),
@@ -83,10 +84,13 @@ def window_posts(store: Store, brand: str, since: datetime, until: datetime,
         SELECT p.id AS post_id, p.text, p.url, p.author, p.lang, p.created_at, p.likes,
                p.reposts, p.replies, p.raw, v.label, v.sentiment, v.sarcasm, v.confidence
           FROM posts p JOIN post_brands b ON b.post_id = p.id AND b.brand = ?
-          LEFT JOIN (SELECT * FROM verdicts WHERE post_id IN (
+          LEFT JOIN (SELECT post_id, arg_max(label, created_at) AS label,
+                            arg_max(sentiment, created_at) AS sentiment,
+                            arg_max(sarcasm, created_at) AS sarcasm,
+                            arg_max(confidence, created_at) AS confidence
+                       FROM verdicts WHERE post_id IN (
                          SELECT id FROM posts WHERE created_at >= ? AND created_at < ?)
-                     QUALIFY row_number() OVER (PARTITION BY post_id
-                                                ORDER BY created_at DESC, analyzer) = 1) v
+                      GROUP BY post_id) v
             ON v.post_id = p.id
          WHERE p.created_at >= ? AND p.created_at < ?
          ORDER BY p.likes + p.reposts + p.replies DESC, p.created_at DESC LIMIT ?

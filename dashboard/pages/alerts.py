@@ -38,7 +38,7 @@ def main() -> None:
         "kind": _any(kind.selectbox("Kind", [ANY, *KINDS],
                                     format_func=lambda k: KINDS.get(k, k))),
     }
-    by = who.text_input("Acknowledge as", placeholder="your name (optional)", key="ack_by")
+    by = who.text_input("Your name", placeholder="optional", key="ack_by")
     remark = note.text_input("Note", placeholder="optional, saved with the next step",
                              key="alert_note")
     page = api.alerts(status, limit=LIMIT, **filters)
