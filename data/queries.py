@@ -13,23 +13,28 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from data.corrections import EFFECTIVE_BRANDS, effective_verdicts
 from data.store import Store
 
 # The newest verdict of each post: history across analyzers is kept, the listing shows the latest.
-LATEST_VERDICTS = """
+LATEST_MODEL_VERDICTS = """
     SELECT * FROM verdicts
     QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY created_at DESC, analyzer) = 1
 """
+# ...with reviewers' corrections applied (data/corrections.py): what every view shows.
+LATEST_VERDICTS = effective_verdicts(LATEST_MODEL_VERDICTS)
+BRANDS = f"({EFFECTIVE_BRANDS})"  # post_brands less the brands reviewers took away
 
-POST_COLUMNS = """
+POST_COLUMNS = f"""
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
     p.likes, p.reposts, p.replies,
-    coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b WHERE b.post_id = p.id),
+    coalesce((SELECT list(brand ORDER BY brand) FROM {BRANDS} b WHERE b.post_id = p.id),
              []) AS brands,
     (SELECT list(i.sha256 ORDER BY pi.position) FROM post_images pi JOIN images i USING (sha256)
       WHERE pi.post_id = p.id AND i.status = 'ok') AS images,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.emotions, v.confidence,
-    v.explanation, v.evidence, v.analyzer, v.latency_ms
+    v.explanation, v.evidence, v.analyzer, v.latency_ms, coalesce(v.reviewed, false) AS reviewed,
+    v.reviewed_by, v.reviewed_at, v.irrelevant, v.model_label, v.model_sarcasm, v.model_emotion
 """
 
 BUCKETS = {"hour": "hour", "day": "day", "week": "week"}
@@ -52,6 +57,7 @@ class PostFilter:
     sarcasm: bool | None = None
     min_confidence: float | None = None
     q: str | None = None  # case-insensitive substring of the text
+    reviewed: bool | None = None  # corrected by a reviewer (or not)
 
     def where(self) -> tuple[str, list]:
         """The WHERE clause over posts p LEFT JOIN latest verdicts v, and its parameters."""
@@ -62,7 +68,7 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add("p.id IN (SELECT post_id FROM post_brands WHERE brand = ?)", self.brand)
+            add(f"p.id IN (SELECT post_id FROM {BRANDS} WHERE brand = ?)", self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -79,6 +85,8 @@ class PostFilter:
             add("v.confidence >= ?", self.min_confidence)
         if self.q:
             add("contains(lower(p.text), lower(?))", self.q)
+        if self.reviewed is not None:
+            add("coalesce(v.reviewed, false) = ?", self.reviewed)
         return " AND ".join(clauses), params
 
 
@@ -129,20 +137,21 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
         f"""
         SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket, b.brand AS brand,
                {key} AS key, count(*) AS count
-          FROM {_from()} JOIN post_brands b ON b.post_id = p.id
+          FROM {_from()} JOIN {BRANDS} b ON b.post_id = p.id
          WHERE {where}
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)
     return _rows(cur)
 
 
-EXPORT_COLUMNS = """
+EXPORT_COLUMNS = f"""
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
     p.replies,
-    array_to_string(coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
+    array_to_string(coalesce((SELECT list(brand ORDER BY brand) FROM {BRANDS} b
                                WHERE b.post_id = p.id), []), ';') AS brands,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.confidence, v.explanation,
-    v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer
+    v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer, coalesce(v.reviewed, false) AS reviewed,
+    v.reviewed_by, v.model_label, v.model_sarcasm, v.model_emotion
 """
 
 
