@@ -36,6 +36,7 @@ st.set_page_config(page_title="Subtext", layout="wide")
 page = st.navigation([
     st.Page(PAGES / "trends.py", title="Trends", icon=":material/monitoring:", default=True),
     st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page(PAGES / "review.py", title="Review", icon=":material/rate_review:"),
     st.Page(PAGES / "explore.py", title="Explore", icon=":material/search:"),
     st.Page(PAGES / "health.py", title="Health", icon=":material/ecg_heart:"),
 ])

@@ -75,6 +75,17 @@ class Client:
     def acknowledge(self, alert_id: int, by: str | None = None) -> dict:
         return self._json("POST", f"/v1/alerts/{alert_id}/ack", json=query(by=by))
 
+    def review_queue(self, limit: int = 20, **params: Any) -> dict:
+        return self._json("GET", "/v1/review/queue", params=query(limit=limit, **params))
+
+    def correct(self, post_id: str, **fields: Any) -> dict:
+        """Record a reviewer's correction (label, sarcasm, emotion, brand, irrelevant...)."""
+        body = {k: v for k, v in fields.items() if v is not None}
+        return self._json("POST", "/v1/feedback", json={"post_id": post_id, **body})
+
+    def feedback(self, **params: Any) -> dict:
+        return self._json("GET", "/v1/feedback", params=query(**params))
+
     def runs(self, limit: int = 50) -> list[dict]:
         return self._json("GET", "/v1/runs", params={"limit": limit})["items"]
 

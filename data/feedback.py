@@ -215,6 +215,7 @@ def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: i
     cur = con.execute(
         f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {REASON} AS reason,
                                   v.model_confidence AS model_confidence,
+                                  v.model_sarcasm_score AS model_sarcasm_score,
                                   (SELECT list(brand ORDER BY brand) FROM post_brands b
                                     WHERE b.post_id = p.id) AS named_brands
                              FROM {source} WHERE {where})
