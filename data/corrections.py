@@ -36,11 +36,12 @@ _FACE_VALUE = """CASE WHEN TRY_CAST(m.evidence -> 'polarity' ->> 'text' AS DOUBL
 def effective_verdicts(latest: str) -> str:
     """`latest` (one model verdict per post) with the newest reviews applied. Columns: those
     of verdicts, plus reviewed, reviewed_by, reviewed_at, irrelevant, about_brand and the
-    model's label, sentiment, sarcasm, sarcasm_score, emotion and confidence (model_*)."""
+    model's label, sentiment, sarcasm, sarcasm_score, emotion and confidence (model_*);
+    human: a reviewer set the label or sarcasm."""
     return f"""
     SELECT e.* EXCLUDE (label, sentiment, sarcasm, sarcasm_score, emotion, confidence,
                         r_label, r_sarcasm, r_emotion, r_brand, r_irrelevant, e_label,
-                        e_sarcasm, human),
+                        e_sarcasm),
            e.e_label AS label,
            CASE WHEN e.e_label = e.label THEN e.sentiment
                 WHEN e.e_label = 'sarcastic' THEN 'negative' ELSE e.e_label END AS sentiment,

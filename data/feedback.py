@@ -226,3 +226,27 @@ def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: i
     for item in items:
         item["named_brands"] = item["named_brands"] or []
     return {"total": total, "items": items}
+
+
+# -- learning: reviewed examples, and re-stamping verdicts when the learned layer changes ------
+
+def reviewed_examples(store: Store) -> list[dict]:
+    """Posts a reviewer labelled (label or sarcasm; not irrelevant): the reviewed label as
+    `gold`, beside the model's verdict fields."""
+    cur = store.reader().execute(f"""
+        SELECT v.post_id AS id, v.label AS gold, v.model_label AS label,
+               v.model_sarcasm_score AS sarcasm_score, v.model_confidence AS confidence,
+               v.emotions, v.evidence, p.lang
+          FROM posts p JOIN ({queries.LATEST_VERDICTS}) v ON v.post_id = p.id
+         WHERE v.human AND NOT v.irrelevant ORDER BY v.post_id""")
+    return [queries._decode_json(row) for row in queries._rows(cur)]
+
+
+def verdicts_of(store: Store, base: str) -> list[dict]:
+    """Each post's latest verdict from analyzer `base` or a learned layer over it, for posts
+    whose content it still describes."""
+    cur = store.reader().execute(f"""
+        SELECT v.* FROM ({queries.LATEST_MODEL_VERDICTS}) v JOIN posts p ON p.id = v.post_id
+         WHERE (v.analyzer = ? OR starts_with(v.analyzer, ? || '+learned.'))
+           AND v.content_hash = p.content_hash""", [base, base])
+    return [queries._decode_json(row) for row in queries._rows(cur)]
