@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from collectors.post import utcnow
 from data import queries
-from data.corrections import EFFECTIVE_BRANDS
+from data.corrections import EFFECTIVE_BRANDS, REVIEWS
 from data.store import Store
 
 FIELDS = ("label", "sarcasm", "emotion", "brand", "irrelevant")
@@ -250,3 +250,34 @@ def verdicts_of(store: Store, base: str) -> list[dict]:
          WHERE (v.analyzer = ? OR starts_with(v.analyzer, ? || '+learned.'))
            AND v.content_hash = p.content_hash""", [base, base])
     return [queries._decode_json(row) for row in queries._rows(cur)]
+
+
+# -- memes that come back: reviewed readings of near-duplicate images --------------------------
+
+def _bits(column: str) -> str:
+    return f"('0x' || {column})::UBIGINT"
+
+
+def template_readings(store: Store, post_ids: list[str], max_distance: int) -> dict:
+    """For each of these posts, what reviewers said about other posts carrying a near-duplicate
+    image (perceptual hashes at most `max_distance` bits apart): {post_id: {label: posts}}."""
+    if not post_ids:
+        return {}
+    rows = store.reader().execute(f"""
+        WITH mine AS (
+            SELECT pi.post_id, i.phash FROM post_images pi JOIN images i USING (sha256)
+             WHERE list_contains(?, pi.post_id) AND i.phash IS NOT NULL AND i.status = 'ok'),
+        readings AS (
+            SELECT r.post_id, i.phash,
+                   coalesce(r.r_label, CASE WHEN r.r_sarcasm THEN 'sarcastic' END) AS label
+              FROM ({REVIEWS}) r JOIN post_images pi ON pi.post_id = r.post_id
+              JOIN images i USING (sha256)
+             WHERE i.phash IS NOT NULL AND NOT coalesce(r.r_irrelevant, false))
+        SELECT m.post_id, g.label, count(DISTINCT g.post_id)
+          FROM mine m JOIN readings g ON g.post_id <> m.post_id AND g.label IS NOT NULL
+           AND bit_count(xor({_bits('m.phash')}, {_bits('g.phash')})) <= ?
+         GROUP BY ALL""", [post_ids, max_distance]).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for post_id, label, count in rows:
+        out.setdefault(post_id, {})[label] = count
+    return out

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from alerts.routing import Thresholds, route
+from analysis import templates
 from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
 from collectors.base import BrandQuery, Collector, Page, pages_of
@@ -22,6 +23,7 @@ from collectors.http import RateLimited
 from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
 from collectors.query import matching_brands
+from data import feedback
 from data.store import Saved, Store
 
 log = logging.getLogger("subtext.jobs")
@@ -172,11 +174,20 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
             if not pending:
                 break
             items = [Item(text=p.text, image=p.image_path, lang=p.lang) for p in pending]
-            store.save_verdicts(list(zip(pending, analyzer.analyze(items), strict=True)))
+            verdicts = with_template_priors(store, pending, analyzer.analyze(items))
+            store.save_verdicts(list(zip(pending, verdicts, strict=True)))
             done += len(pending)
         return RunResult(fetched=done, new=done)
 
     return run_recorded(store, "analyze", work, record_idle=False)
+
+
+def with_template_priors(store: Store, pending: list, verdicts: list) -> list:
+    """Posts whose image is a meme template reviewers labelled get that reading as a prior."""
+    with_image = [p.id for p in pending if p.image_path is not None]
+    readings = feedback.template_readings(store, with_image, templates.MAX_DISTANCE)
+    return [templates.apply_prior(v, readings.get(p.id, {}))
+            for p, v in zip(pending, verdicts, strict=True)]
 
 
 ALERT_CURSOR = ("alerts", "*")
