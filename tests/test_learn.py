@@ -149,3 +149,26 @@ def test_the_engine_wraps_its_analyzer_with_the_installed_layer(tmp_path):
     other = Base()
     other.version = "2.0"  # an upgraded base: the layer was not fitted on it
     assert learn.wrap(other, tmp_path) is other
+
+
+def test_the_shipped_dev_sample_refuses_poisoned_reviews_of_real_verdicts(tmp_path):
+    """The analyzer's real verdicts on public dev posts (analysis/learn_dev_sample.json),
+    reviewed with every label flipped: the gate's dev half catches it."""
+    anchor, gate, base = learn.dev_sample()
+    assert len(gate) >= 100 and base.startswith("lite@")
+    flipped = [learn.Example(e.verdict, LABELS[(LABELS.index(e.gold) + 1) % len(LABELS)],
+                             key=f"p{i}") for i, e in enumerate(anchor)]
+    report = learn.learn(tmp_path, base, flipped)
+    assert not report.installed and "dev sample" in report.reason
+    honest = [learn.Example(e.verdict, e.gold, key=f"p{i}") for i, e in enumerate(anchor)]
+    assert learn.learn(tmp_path, base, honest).installed
+
+
+def test_learn_command_reports_and_refuses_without_reviews(config_file, config, capsys):
+    from subtext import cli
+
+    assert cli.main(["learn", "--config", str(config_file)]) == 1
+    out = capsys.readouterr().out
+    assert "refused (only 0 held-out reviewed posts" in out and "report-1.json" in out
+    assert cli.main(["learn", "--rollback", "--config", str(config_file)]) == 1
+    assert "no learned layer is installed" in capsys.readouterr().err
