@@ -85,3 +85,15 @@ def test_review_filters_and_empty_state(review_url):
 def test_review_page_says_when_the_engine_is_down(down_url):
     at = run_page(PAGE)
     assert any(down_url in e.value for e in at.error) and not at.button
+
+
+def test_explore_marks_and_filters_reviewed_posts(review_url):
+    httpx.post(f"{review_url}/v1/feedback", json={"post_id": "replay:r2", "label": "neutral"})
+    at = run_page("pages/explore.py")
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc["replay:r2", "reviewed"] and table.loc["replay:r2", "label"] == "neutral"
+    assert table.loc["replay:r2", "model_label"] == "negative"
+    at.segmented_control(key="explore_reviewed").set_value("By a person").run()
+    assert list(at.dataframe[0].value["id"]) == ["replay:r2"]
+    at.segmented_control(key="explore_reviewed").set_value("Model only").run()
+    assert "replay:r2" not in set(at.dataframe[0].value["id"])
