@@ -27,7 +27,7 @@ def main() -> None:
     health = api.health()
     params, reviewer = filters(health["brands"])
     skipped = st.session_state.setdefault(SKIPPED, [])
-    queue = api.review_queue(limit=len(skipped) + 1, **params)
+    queue = api.review_queue(limit=min(200, len(skipped) + 1), **params)  # the API's cap
     waiting = [p for p in queue["items"] if p["id"] not in skipped]
     if not waiting:
         empty(queue["total"], skipped)
