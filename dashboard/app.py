@@ -38,6 +38,7 @@ auth.gate()  # a login form, and nothing else, until a needed login is made
 page = st.navigation([
     st.Page(PAGES / "trends.py", title="Trends", icon=":material/monitoring:", default=True),
     st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page(PAGES / "review.py", title="Review", icon=":material/rate_review:"),
     st.Page(PAGES / "explore.py", title="Explore", icon=":material/search:"),
     st.Page(PAGES / "health.py", title="Health", icon=":material/ecg_heart:"),
 ])

@@ -93,6 +93,16 @@ class Client:
                    note: str | None = None) -> dict:
         """action: ack, resolve or false-alarm."""
         return self._json("POST", f"/v1/alerts/{alert_id}/{action}", json=query(by=by, note=note))
+    def review_queue(self, limit: int = 20, **params: Any) -> dict:
+        return self._json("GET", "/v1/review/queue", params=query(limit=limit, **params))
+
+    def correct(self, post_id: str, **fields: Any) -> dict:
+        """Record a reviewer's correction (label, sarcasm, emotion, brand, irrelevant...)."""
+        body = {k: v for k, v in fields.items() if v is not None}
+        return self._json("POST", "/v1/feedback", json={"post_id": post_id, **body})
+
+    def feedback(self, **params: Any) -> dict:
+        return self._json("GET", "/v1/feedback", params=query(**params))
 
     def runs(self, limit: int = 50) -> list[dict]:
         return self._json("GET", "/v1/runs", params={"limit": limit})["items"]

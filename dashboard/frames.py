@@ -63,7 +63,8 @@ def kpis(current: pd.DataFrame, previous: pd.DataFrame, brands: Iterable[str]) -
 
 
 POST_COLUMNS = ["created_at", "brands", "label", "sarcasm_score", "confidence", "emotion",
-                "lang", "source", "author", "text", "explanation", "url", "id"]
+                "lang", "source", "author", "text", "explanation", "url", "id",
+                "reviewed", "model_label"]  # a reviewer's label, and the model's beside it
 
 
 def posts_frame(items: list[dict]) -> pd.DataFrame:

@@ -16,18 +16,33 @@ import duckdb
 import pyarrow as pa
 
 from collectors.post import utc_naive
+from data.corrections import REVIEWS, effective_verdicts
 from data.store import Store
 
 # The newest verdict of each post: history across analyzers is kept, the listing shows the
 # latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
-LATEST_VERDICTS = "SELECT * FROM verdicts WHERE latest"
+LATEST_MODEL_VERDICTS = "SELECT * FROM verdicts WHERE latest"
+# ...with reviewers' corrections applied (data/corrections.py): what every view shows.
+LATEST_VERDICTS = effective_verdicts(LATEST_MODEL_VERDICTS)
+# A post's brands less what reviewers took away (r: its reviews, joined by _from): "not about
+# our brand" counts for no brand, "about Voltra" (of two named) for that one only.
+BRANDS_OF = """CASE WHEN coalesce(r.r_irrelevant, false) THEN []::VARCHAR[]
+                    WHEN r.r_brand IS NOT NULL THEN list_filter(p.brands, lambda x: x = r.r_brand)
+                    ELSE p.brands END"""
+REVIEWS_OF = f"LEFT JOIN ({REVIEWS}) r ON r.post_id = p.id"
 
-PAGE_COLUMNS = """
+PAGE_COLUMNS = f"""
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
-    p.likes, p.reposts, p.replies, p.brands, im.images,
+    p.likes, p.reposts, p.replies, {BRANDS_OF} AS brands, im.images,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.emotions, v.confidence,
-    v.explanation, v.evidence, v.analyzer, v.latency_ms
+    v.explanation, v.evidence, v.analyzer, v.latency_ms, coalesce(v.reviewed, false) AS reviewed,
+    v.reviewed_by, v.reviewed_at, v.irrelevant, v.model_label, v.model_sarcasm, v.model_emotion
 """
+
+# The same columns for a query over many posts (the review queue): images by subquery.
+POST_COLUMNS = PAGE_COLUMNS.replace("im.images", """(
+    SELECT list(i.sha256 ORDER BY pi.position) FROM post_images pi JOIN images i USING (sha256)
+     WHERE pi.post_id = p.id AND i.status = 'ok') AS images""")
 
 BUCKETS = {"hour": "hour", "day": "day", "week": "week"}
 # Each key as read per post (inner) and per brand row (outer: "brand" is the unnested brand).
@@ -50,6 +65,7 @@ class PostFilter:
     sarcasm: bool | None = None
     min_confidence: float | None = None
     q: str | None = None  # case-insensitive substring of the text
+    reviewed: bool | None = None  # corrected by a reviewer (or not)
 
     def where(self) -> tuple[str, list]:
         """The WHERE clause over posts p LEFT JOIN latest verdicts v, and its parameters."""
@@ -60,7 +76,7 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add("list_contains(p.brands, ?)", self.brand)
+            add(f"list_contains({BRANDS_OF}, ?)", self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -77,15 +93,20 @@ class PostFilter:
             add("v.confidence >= ?", self.min_confidence)
         if self.q:
             add("contains(lower(p.text), lower(?))", self.q)
+        if self.reviewed is not None:
+            add("coalesce(v.reviewed, false) = ?", self.reviewed)
         return " AND ".join(clauses), params
 
     def needs_verdicts(self) -> bool:
         """Whether where() reads the verdict (v.*) columns."""
-        return any(x is not None for x in (self.label, self.sarcasm, self.min_confidence))
+        return any(x is not None for x in (self.label, self.sarcasm, self.min_confidence,
+                                            self.reviewed))
 
 
-def _from() -> str:
-    return f"posts p LEFT JOIN ({LATEST_VERDICTS}) v ON v.post_id = p.id"
+def _from(verdicts: bool = True) -> str:
+    """Posts with their reviews (for BRANDS_OF) and, when asked, their effective verdicts."""
+    joined = f"posts p {REVIEWS_OF}"
+    return f"{joined} LEFT JOIN ({LATEST_VERDICTS}) v ON v.post_id = p.id" if verdicts else joined
 
 
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -103,7 +124,7 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     The page's ids come first, joined with the verdicts only when the filter reads them;
     then the columns of those ids alone: no listing joins all posts with all verdicts."""
     where, params = f.where()
-    source = _from() if f.needs_verdicts() else "posts p"
+    source = _from(f.needs_verdicts())
     con = store.reader()
     total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
     if cursor is not None:
@@ -135,7 +156,7 @@ def _posts_by_id(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict]:
             v AS (SELECT * FROM ({LATEST_VERDICTS}) WHERE post_id IN (SELECT id FROM ids))
             SELECT {PAGE_COLUMNS}
               FROM posts p LEFT JOIN im ON im.post_id = p.id
-              LEFT JOIN v ON v.post_id = p.id
+              LEFT JOIN v ON v.post_id = p.id {REVIEWS_OF}
              WHERE p.id IN (SELECT id FROM ids)""", {"ids": ids})
     found = {row["id"]: _decode_json(row) for row in _rows(cur)}
     return [found[i] for i in ids if i in found]
@@ -175,14 +196,14 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     The verdicts are joined only when the key or the filter reads them."""
     where, params = f.where()
     inner, outer = TREND_KEYS[by]
-    source = _from() if by != "brand" or f.needs_verdicts() else "posts p"
+    source = _from(by != "brand" or f.needs_verdicts())
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
         only, params = "WHERE brand = ?", [*params, f.brand]
     cur = store.reader().execute(
         f"""
         WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
-                             unnest(p.brands) AS brand, {inner} AS key
+                             unnest({BRANDS_OF}) AS brand, {inner} AS key
                         FROM {source} WHERE {where})
         SELECT bucket, brand, {outer} AS key, count(*) AS count FROM rows {only}
          GROUP BY ALL ORDER BY bucket, brand, key
@@ -190,12 +211,13 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     return _rows(cur)
 
 
-EXPORT_COLUMNS = """
+EXPORT_COLUMNS = f"""
     p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
     p.replies,
-    array_to_string(p.brands, ';') AS brands,
+    array_to_string({BRANDS_OF}, ';') AS brands,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.confidence, v.explanation,
-    v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer
+    v.evidence ->> 'ocr_text' AS ocr_text, v.analyzer, coalesce(v.reviewed, false) AS reviewed,
+    v.reviewed_by, v.model_label, v.model_sarcasm, v.model_emotion
 """
 
 

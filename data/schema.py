@@ -222,6 +222,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_due ON deliveries (status);
     """,
+    # 6: the review loop. One feedback row per field a reviewer set (label, sarcasm, emotion,
+    # brand = the brand the post is about, irrelevant = not about any brand, false_alarm = an
+    # alert dismissed): the typed value in its own column, old/new as text for the audit list.
+    # label becomes optional (a row may set only the emotion).
+    """
+    ALTER TABLE feedback ALTER COLUMN label DROP NOT NULL;
+    ALTER TABLE feedback ADD COLUMN field VARCHAR;
+    ALTER TABLE feedback ADD COLUMN old_value VARCHAR;
+    ALTER TABLE feedback ADD COLUMN new_value VARCHAR;
+    ALTER TABLE feedback ADD COLUMN emotion VARCHAR;
+    ALTER TABLE feedback ADD COLUMN brand VARCHAR;
+    ALTER TABLE feedback ADD COLUMN irrelevant BOOLEAN;
+    CREATE INDEX feedback_post ON feedback (post_id);
+    """,
 ]
 
 

@@ -58,6 +58,7 @@ class Filter(Strict):
     sarcasm: bool | None = None
     min_confidence: float | None = Field(None, ge=0, le=1)
     q: str | None = Field(None, max_length=200, description="text contains (case-insensitive)")
+    reviewed: bool | None = Field(None, description="corrected by a reviewer (or not)")
 
     @field_validator("since", "until")
     @classmethod
@@ -89,14 +90,6 @@ class TrendsQuery(Filter):
 
 class ExportQuery(Filter):
     format: Literal["csv", "parquet"] = "csv"
-
-
-class FeedbackIn(Strict):
-    post_id: str
-    label: Label
-    sarcasm: bool | None = None
-    note: str | None = Field(None, max_length=2000)
-    reviewer: str | None = Field(None, max_length=100)
 
 
 # Each post is validated on its own (a bad one is a per-row error, the others are stored),
@@ -191,13 +184,6 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
         return _analyze_one(engine, form)
 
-    @app.post("/v1/feedback", status_code=201)
-    def feedback(body: FeedbackIn) -> dict:
-        feedback_id = store.add_feedback(body.post_id, body.label, body.sarcasm, body.note,
-                                         body.reviewer)
-        if feedback_id is None:
-            raise HTTPException(404, f"no post {body.post_id!r}")
-        return {"id": feedback_id}
 
     @app.get("/v1/runs")
     def runs(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
@@ -210,6 +196,9 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
             raise HTTPException(404, f"no stored image {sha256}")
         return FileResponse(store.data_dir / relative, media_type="image/png")
 
+    from subtext import routes_review  # it builds on this module's request models
+
+    app.include_router(routes_review.router(engine))
     return app
 
 

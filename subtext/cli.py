@@ -29,6 +29,8 @@ COMMANDS = {
     "import": "import posts from a JSONL or CSV file (through the engine when it runs)",
     "alerts": "`alerts test [--channel NAME]`: send a test alert to each configured channel "
               "and print each one's outcome",
+    "learn": "refit the deployment's correction layer from reviewed posts, install it only if "
+             "it passes the gate (engine must be stopped); --rollback restores the previous",
     "models": "`models check`: load the configured analysis backend, analyze one built-in "
               "example, print device, dtype, load time and latency",
     "users": "dashboard users: `users add NAME --role viewer|analyst|admin`, `users list`, "
@@ -84,6 +86,11 @@ def parser() -> argparse.ArgumentParser:
         elif name == "alerts":
             command.add_argument("action", choices=["test"], help="test: send a test alert")
             command.add_argument("--channel", metavar="NAME", help="only this channel")
+        elif name == "learn":
+            command.add_argument("--rollback", action="store_true",
+                                 help="uninstall the newest learned layer")
+            command.add_argument("--margin", type=float, default=0.02,
+                                 help="dev accuracy a candidate may lose (default 0.02)")
         elif name == "import":
             command.add_argument("file", type=Path, help="posts as .jsonl or .csv: id, text, "
                                  "created_at?, author?, url?, lang?, images? (paths or URLs)")
@@ -370,10 +377,36 @@ def cmd_alerts(config: Config, args: argparse.Namespace) -> int:
     return test_channels(config, args.channel)
 
 
+def cmd_learn(config: Config, args: argparse.Namespace) -> int:
+    from analysis.base import analyzer_id, load_analyzer
+    from data.store import Store, StoreLocked
+    from subtext import learning
+
+    base = analyzer_id(load_analyzer(config.analysis))  # models load lazily: this is cheap
+    try:
+        store = Store.open(config.data_dir)
+    except StoreLocked as exc:
+        print(f"subtext: {exc}", file=sys.stderr)
+        return 1
+    with store:
+        if args.rollback:
+            try:
+                now = learning.rollback(store, config.data_dir, base)
+            except ValueError as exc:
+                print(f"subtext: {exc}", file=sys.stderr)
+                return 1
+            print(f"rolled back: verdicts are now {now}")
+            return 0
+        report = learning.run(store, config.data_dir, base, args.margin)
+    print(report.lines())
+    print(f"report: {config.data_dir / 'learned' / f'report-{report.version}.json'}")
+    return 0 if report.installed else 1
+
+
 COMMAND_FUNCTIONS = {"up": cmd_up, "engine": cmd_engine, "dashboard": cmd_dashboard,
                      "analyze": cmd_analyze, "collect": cmd_collect, "import": cmd_import,
                      "models": cmd_models, "users": cmd_users, "tokens": cmd_tokens,
-                     "alerts": cmd_alerts}
+                     "alerts": cmd_alerts, "learn": cmd_learn}
 
 
 def _ports_free(config: Config, *ports: int) -> bool:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts import channels
+from analysis import learn
 from analysis.base import Analyzer, analyzer_id, load_analyzer
 from collectors.base import Collector
 from collectors.registry import SettingError, build_collector
@@ -35,7 +36,8 @@ class Engine:
         self.config = config
         self.channels = build_channels(config)  # first: a missing secret fails fast
         self.collectors = collectors if collectors is not None else build_collectors(config)
-        self.analyzer = analyzer or load_analyzer(config.analysis)
+        # With the deployment's learned correction layer, when `learn` installed one.
+        self.analyzer = learn.wrap(analyzer or load_analyzer(config.analysis), config.data_dir)
         self.analyzer_id = analyzer_id(self.analyzer)
         self.store = Store.open(config.data_dir)
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)

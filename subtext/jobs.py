@@ -19,6 +19,7 @@ from pathlib import Path
 from alerts import delivery, evaluate
 from alerts.channels import Channel
 from alerts.settings import AlertSettings
+from analysis import templates
 from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
 from collectors.base import BrandQuery, Collector, Page, pages_of
@@ -26,6 +27,7 @@ from collectors.http import RateLimited
 from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
 from collectors.query import matching_brands
+from data import feedback
 from data.store import Saved, Store
 from subtext.scrub import scrub
 
@@ -179,11 +181,20 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
             if not pending:
                 break
             items = [Item(text=p.text, image=p.image_path, lang=p.lang) for p in pending]
-            store.save_verdicts(list(zip(pending, analyzer.analyze(items), strict=True)))
+            verdicts = with_template_priors(store, pending, analyzer.analyze(items))
+            store.save_verdicts(list(zip(pending, verdicts, strict=True)))
             done += len(pending)
         return RunResult(fetched=done, new=done)
 
     return run_recorded(store, "analyze", work, record_idle=False)
+
+
+def with_template_priors(store: Store, pending: list, verdicts: list) -> list:
+    """Posts whose image is a meme template reviewers labelled get that reading as a prior."""
+    with_image = [p.id for p in pending if p.image_path is not None]
+    readings = feedback.template_readings(store, with_image, templates.MAX_DISTANCE)
+    return [templates.apply_prior(v, readings.get(p.id, {}))
+            for p, v in zip(pending, verdicts, strict=True)]
 
 
 def evaluate_alerts(store: Store, settings: AlertSettings, brands: list,

@@ -13,6 +13,7 @@ ANY = "Any"
 LABELS = ["positive", "negative", "neutral", "sarcastic"]
 LANGUAGES = ["en", "zh", "ja", "ko", "es", "fr", "de"]  # a hint: any code can be typed
 SARCASM = {"Any": None, "Yes": True, "No": False}
+REVIEWED = {"Any": None, "By a person": True, "Model only": False}
 PAGE_SIZE = 50
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 COLUMNS = {
@@ -60,6 +61,8 @@ def filters(brands: list[str], sources: list[str]) -> dict:
     sarcasm = row2[1].segmented_control("Sarcasm", list(SARCASM), default=ANY, required=True)
     confidence = row2[2].slider("Min confidence", 0.0, 1.0, 0.0, 0.05)
     text = row2[3].text_input("Text contains", max_chars=200)
+    reviewed = st.segmented_control("Reviewed", list(REVIEWED), default=ANY, required=True,
+                                    key="explore_reviewed")
     since, until = _day_range(dates)
     return {
         "brand": _unless_any(brand), "since": since, "until": until,
@@ -68,6 +71,7 @@ def filters(brands: list[str], sources: list[str]) -> dict:
         # 0 means "no minimum"; sent, it would also hide posts not yet analyzed.
         "min_confidence": confidence or None,
         "q": text.strip() or None,
+        "reviewed": REVIEWED[reviewed],
     }
 
 
