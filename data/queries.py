@@ -21,8 +21,11 @@ LATEST_VERDICTS = """
     QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY created_at DESC, analyzer) = 1
 """
 
-POST_COLUMNS = """
-    p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
+# A post imported without a language has the one its analyzer detected.
+LANG = "coalesce(p.lang, v.evidence ->> 'lang')"
+
+POST_COLUMNS = f"""
+    p.id, p.source, p.url, p.author, p.text, {LANG} AS lang, p.created_at, p.collected_at,
     p.likes, p.reposts, p.replies,
     coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b WHERE b.post_id = p.id),
              []) AS brands,
@@ -38,6 +41,8 @@ TREND_KEYS = {
     "emotion": "coalesce(v.emotion, 'pending')",
     "sentiment": "coalesce(v.sentiment, 'pending')",
     "brand": "b.brand",
+    "source": "p.source",
+    "lang": f"coalesce({LANG}, 'unknown')",
 }
 
 
@@ -51,6 +56,8 @@ class PostFilter:
     label: str | None = None
     sarcasm: bool | None = None
     min_confidence: float | None = None
+    max_confidence: float | None = None
+    emotion: str | None = None
     q: str | None = None  # case-insensitive substring of the text
 
     def where(self) -> tuple[str, list]:
@@ -62,7 +69,8 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add("p.id IN (SELECT post_id FROM post_brands WHERE brand = ?)", self.brand)
+            add("p.id IN (SELECT post_id FROM post_brands WHERE lower(brand) = lower(?))",
+                self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -70,13 +78,17 @@ class PostFilter:
         if self.source is not None:
             add("p.source = ?", self.source)
         if self.lang is not None:
-            add("p.lang = ?", self.lang)
+            add(f"{LANG} = ?", self.lang)
         if self.label is not None:
             add("v.label = ?", self.label)
         if self.sarcasm is not None:
             add("v.sarcasm = ?", self.sarcasm)
         if self.min_confidence is not None:
             add("v.confidence >= ?", self.min_confidence)
+        if self.max_confidence is not None:
+            add("v.confidence <= ?", self.max_confidence)
+        if self.emotion is not None:
+            add("v.emotion = ?", self.emotion)
         if self.q:
             add("contains(lower(p.text), lower(?))", self.q)
         return " AND ".join(clauses), params
@@ -123,7 +135,7 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     """Post counts per time bucket, brand and key (label, emotion, sentiment or brand)."""
     where, params = f.where()
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        where, params = f"{where} AND b.brand = ?", [*params, f.brand]
+        where, params = f"{where} AND lower(b.brand) = lower(?)", [*params, f.brand]
     key = TREND_KEYS[by]
     cur = store.reader().execute(
         f"""
@@ -136,8 +148,8 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     return _rows(cur)
 
 
-EXPORT_COLUMNS = """
-    p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
+EXPORT_COLUMNS = f"""
+    p.id, p.source, p.url, p.author, p.text, {LANG} AS lang, p.created_at, p.likes, p.reposts,
     p.replies,
     array_to_string(coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
                                WHERE b.post_id = p.id), []), ';') AS brands,

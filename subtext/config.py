@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.verdict import EMOTIONS, SENTIMENTS
 from collectors.query import check as check_query
@@ -80,6 +81,7 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 8765
     dashboard_port: int = 8501
+    dashboard_timezone: str = "UTC"  # the zone the dashboard shows times in (IANA name)
     brands: tuple[Brand, ...] = ()
     sources: tuple[Source, ...] = ()
     analysis: Analysis = Analysis()
@@ -124,7 +126,7 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
     storage, api, dash = (r.table(raw, k) for k in ("storage", "api", "dashboard"))
     r.only(storage, "storage", {"data_dir"})
     r.only(api, "api", {"host", "port"})
-    r.only(dash, "dashboard", {"port"})
+    r.only(dash, "dashboard", {"port", "timezone"})
     configured = r.get(storage, "storage.data_dir", str, "./var")
     data_dir = Path(data_dir_option or os.environ.get("SUBTEXT_DATA_DIR") or configured)
     brands = tuple(_brand(r, b, i) for i, b in enumerate(r.array(raw, "brands")))
@@ -137,11 +139,23 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
         api_host=r.get(api, "api.host", str, "127.0.0.1"),
         api_port=r.port(api, "api.port", 8765),
         dashboard_port=r.port(dash, "dashboard.port", 8501),
+        dashboard_timezone=_timezone(r, dash),
         brands=brands,
         sources=sources,
         analysis=_analysis(r, r.table(raw, "analysis")),
         alerts=_alerts(r, r.table(raw, "alerts")),
     )
+
+
+def _timezone(r: _Reader, dash: dict) -> str:
+    name = r.get(dash, "dashboard.timezone", str, "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(r.file, "dashboard.timezone",
+                          f"unknown time zone {name!r} (an IANA name such as "
+                          "'Europe/Berlin' or 'Asia/Shanghai')") from None
+    return name
 
 
 def _brand(r: _Reader, b: Any, i: int) -> Brand:
