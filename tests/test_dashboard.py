@@ -22,7 +22,8 @@ from dashboard.client import ApiError, Client, EngineDown
 from subtext.api import create_app
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-PAGES = ["pages/trends.py", "pages/alerts.py", "pages/explore.py", "pages/health.py"]
+PAGES = ["pages/trends.py", "pages/alerts.py", "pages/explore.py", "pages/health.py",
+         "pages/settings.py"]
 SARCASTIC = "伏特拉真厉害，让我三天没睡着 🙂"
 
 
@@ -184,7 +185,7 @@ def test_explore_filters_select_exactly_the_matching_posts(api_url, widget, valu
     table = at.dataframe[0].value
     assert list(table["id"]) == ids
     assert f"**{len(ids)}** post" in "\n".join(m.value for m in at.markdown)
-    assert [b.label for b in at.download_button] == ["CSV", "Parquet"]
+    assert [b.label for b in at.download_button] == ["CSV", "Parquet", "Excel"]
 
 
 def test_explore_sarcasm_confidence_and_text_filters(api_url):
@@ -199,14 +200,14 @@ def test_explore_sarcasm_confidence_and_text_filters(api_url):
     at = run_page("pages/explore.py")
     at.segmented_control[0].set_value("No").run()
     assert shown(at) == expected(lambda p: p["sarcasm"] is False) != []
-    at.slider[0].set_value(0.7).run()
+    at.slider[0].set_value((0.7, 1.0)).run()
     sure = expected(lambda p: p["sarcasm"] is False and p["confidence"] >= 0.7)
     assert shown(at) == sure
     if not sure:
         assert "No posts match" in at.info[0].value
     at.segmented_control[0].set_value("Any").run()
     assert shown(at) == expected(lambda p: p["confidence"] >= 0.7)
-    at.slider[0].set_value(0.0).run()
+    at.slider[0].set_value((0.0, 1.0)).run()
     at.text_input[0].set_value("BATTERY").run()  # case-insensitive
     assert shown(at) == ["replay:r2"]
 
@@ -288,6 +289,81 @@ def test_sidebar_shows_engine_down(down_url):
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert [e.value for e in at.sidebar.error] == ["Engine: down"]
     assert down_url in at.sidebar.caption[0].value
+
+
+def test_trends_why_panel_shows_the_posts_of_a_bucket(api_url):
+    at = run_page()
+    why = at.selectbox(key="why-bucket")
+    assert why.value is None and "Nothing selected yet." in texts(at)
+    shown = []
+    for index in range(len(why.options)):  # one per day with posts
+        at.selectbox(key="why-bucket").select_index(index).run()
+        assert not at.exception
+        shown.append(unescape(texts(at)))
+    assert all("posts in" in s and "open them in Explore" in s for s in shown)
+    # exactly one day holds the sarcastic post, shown among its top posts
+    assert sum(SARCASTIC in s for s in shown) == 1
+
+
+def test_explore_filters_are_kept_in_the_url(api_url):
+    at = run_page("pages/explore.py")
+    next(s for s in at.selectbox if s.label == "Label").set_value("sarcastic").run()
+    assert at.query_params.get("label") in ("sarcastic", ["sarcastic"])
+    assert "since" in at.query_params and "brand" not in at.query_params
+
+
+def test_explore_reads_filters_and_the_open_post_from_the_url(api_url):
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.query_params["brand"] = "voltra"  # any case
+    at.query_params["post"] = "replay:r3"
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(s for s in at.selectbox if s.label == "Brand").value == "Voltra"
+    assert set(at.dataframe[0].value["id"]) == {"replay:r2", "replay:r3", "replay:r4"}
+    shown = unescape(texts(at))
+    assert SARCASTIC in shown and "Why:" in shown  # the post in full, with its explanation
+    assert "sarcastic" in shown and len(at.image) >= 1
+    assert at.dataframe[0].value["label"].notna().all()
+
+
+def test_user_text_stays_inert(api_url):
+    nasty = ("<script>alert(1)</script> nimbus [click](http://evil.example) $$x^2$$ "
+             "**bold**")
+    httpx.post(f"{api_url}/v1/ingest", json={"posts": [
+        {"id": "x1", "text": nasty, "author": "<b>mallory</b>", "lang": "en"}]}).raise_for_status()
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.query_params["post"] = "import:x1"
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    quoted = next(m.value for m in at.markdown if "script" in m.value)
+    for raw in ("<script>", "[click](", "$$", "**bold**"):
+        assert raw not in quoted  # each escaped, so Markdown shows it as typed
+    assert unescape(quoted).startswith("> " + nasty[:20])
+    assert "<b>" not in " ".join(c.value for c in at.caption)
+
+
+def test_settings_lists_brands_and_tests_a_query(api_url):
+    at = run_page("pages/settings.py")
+    brands = at.dataframe[0].value
+    assert list(brands["name"]) == ["Nimbus", "Voltra"]
+    assert "nimbus OR 云朵" in list(brands["query"])
+    at.text_input(key="query-text").set_value("batter* NEAR/2 drain*")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "**1** of the 4 most recent posts match" in "\n".join(m.value for m in at.markdown)
+    table = at.dataframe[1].value
+    assert list(table["id"]) == ["replay:r2"] and "batter*" in table["why"][0]
+    at.text_input(key="query-text").set_value("nimbus NEAR camera")
+    at.button[0].click().run()
+    assert "NEAR needs a distance" in at.error[0].value and "position 8" in at.error[0].value
+
+
+def test_health_page_shows_backlog_and_throughput(api_url):
+    at = run_page("pages/health.py")
+    values = {m.label: m.value for m in at.metric}
+    assert values["Backlog (posts pending)"] == "0"
+    assert int(values["Analyzed in the last hour"]) == 4
 
 
 # -- the client ------------------------------------------------------------------------------
