@@ -14,6 +14,9 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 # Exports stream every matching post, so they may legitimately take longer.
 EXPORT_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+# Term counting reads every post of a bucket (and segments the Chinese ones; the segmenter's
+# dictionary loads on the first call): give it longer than a plain listing.
+INSIGHTS_TIMEOUT = httpx.Timeout(30.0, connect=2.0)
 
 
 class EngineDown(Exception):
@@ -73,7 +76,8 @@ class Client:
         return self._json("GET", "/v1/settings")
 
     def insights(self, **params: Any) -> dict:
-        return self._json("GET", "/v1/insights/terms", params=query(**params))
+        return self._json("GET", "/v1/insights/terms", params=query(**params),
+                          timeout=INSIGHTS_TIMEOUT)
 
     def post(self, post_id: str) -> dict:
         return self._json("GET", f"/v1/posts/{quote_path(post_id, safe='')}")

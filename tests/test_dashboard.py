@@ -300,7 +300,7 @@ def test_trends_why_panel_shows_the_posts_of_a_bucket(api_url):
         at.selectbox(key="why-bucket").select_index(index).run()
         assert not at.exception
         shown.append(unescape(texts(at)))
-    assert all("posts in" in s and "open them in Explore" in s for s in shown)
+    assert all("posts in" in s and "open them in Explore" in s for s in shown), shown
     # exactly one day holds the sarcastic post, shown among its top posts
     assert sum(SARCASTIC in s for s in shown) == 1
 
@@ -316,11 +316,15 @@ def test_explore_reads_filters_and_the_open_post_from_the_url(api_url):
     at = AppTest.from_file(str(APP), default_timeout=30)
     at.query_params["brand"] = "voltra"  # any case
     at.query_params["post"] = "replay:r3"
+    at.query_params["sarcasm"] = "true"
     at.run()
     at.switch_page("pages/explore.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning  # no "value set twice" warning from a widget
     assert next(s for s in at.selectbox if s.label == "Brand").value == "Voltra"
-    assert set(at.dataframe[0].value["id"]) == {"replay:r2", "replay:r3", "replay:r4"}
+    assert at.segmented_control[0].value == "Yes"
+    ids = set(at.dataframe[0].value["id"])
+    assert "replay:r3" in ids and ids <= {"replay:r2", "replay:r3", "replay:r4"}
     shown = unescape(texts(at))
     assert SARCASTIC in shown and "Why:" in shown  # the post in full, with its explanation
     assert "sarcastic" in shown and len(at.image) >= 1

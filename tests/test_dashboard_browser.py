@@ -1,5 +1,8 @@
 """The real dashboard (`streamlit run dashboard/app.py`) against a real engine API, driven in
-headless Chromium: the Trends page draws a chart and the Alerts page shows the alerted post."""
+headless Chromium: every page loads with no console error and no request leaving the machine,
+filters change the table and the URL, exports hold the filtered rows, a click on a chart shows
+the bucket's posts, user text stays inert. Screenshots go to var/artifacts/screenshots/ (or
+SUBTEXT_SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -9,25 +12,34 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from subtext.api import create_app
 from tests.test_dashboard import SARCASTIC, free_port, load, serve
+
+NASTY = "<script>window.pwned = 1</script> nimbus [click](http://evil.example) $$x^2$$"
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = os.environ.get("SUBTEXT_SCREENSHOTS")  # a folder, to look at the pages by eye
+SCREENSHOTS = Path(os.environ.get("SUBTEXT_SCREENSHOTS")
+                   or ROOT / "var" / "artifacts" / "screenshots")  # ignored by git
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture
 def api_url(engine) -> Iterator[str]:
     load(engine)
     with serve(create_app(engine, schedule=False)) as url:
+        httpx.post(f"{url}/v1/ingest", json={"posts": [
+            {"id": "x1", "text": NASTY, "author": "<img src=x onerror=alert(1)>",
+             "lang": "en"}]}).raise_for_status()
         yield url
 
 
@@ -80,18 +92,37 @@ def page(dashboard_url: str):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                              timeout=20_000)
         try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                          accept_downloads=True)
+            tab = context.new_page()
             tab.set_default_timeout(20_000)
+            tab.errors, tab.remote, tab.dialogs = [], [], []
+            tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+            tab.on("request", lambda r: tab.remote.append(r.url) if off_machine(r.url) else None)
+            tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
             tab.goto(dashboard_url)
             yield tab
         finally:
             browser.close()
 
 
+def off_machine(url: str) -> bool:
+    """A request that would leave the machine (data: and blob: URLs stay in the page)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS
+
+
 def snapshot(tab, name: str) -> None:
-    if SCREENSHOTS:
-        tab.wait_for_timeout(1500)  # let plotly finish its transitions
-        tab.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.wait_for_timeout(1500)  # let plotly finish its transitions
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def clean(tab) -> None:
+    """No console error, no request off the machine, no script of a post ran."""
+    assert tab.errors == [] and tab.remote == [] and tab.dialogs == []
+    assert tab.evaluate("window.pwned") is None
 
 
 @pytest.mark.timeout(90)
@@ -113,8 +144,86 @@ def test_trends_chart_and_alerts_in_the_browser(page):
 
     # The export is fetched only when clicked (a deferred download): AppTest cannot click it.
     sidebar.get_by_role("link", name="Explore").click()
-    page.get_by_text("4 posts match").wait_for()
+    page.get_by_text("5 posts match").wait_for()  # the replay's 4 and the <script> one
     with page.expect_download() as download:
         page.get_by_role("button", name="CSV", exact=True).click()
-    csv = Path(download.value.path()).read_text(encoding="utf-8")
-    assert SARCASTIC in csv and len(csv.strip().splitlines()) == 5  # header + 4 posts
+    csv = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert SARCASTIC in csv and len(csv.strip().splitlines()) == 6  # header + 5 posts
+    clean(page)
+
+
+def wait_page(tab, title: str) -> None:
+    tab.get_by_role("heading", name=title).first.wait_for()
+    tab.locator('[data-testid="stSidebar"]').get_by_text("Engine: up").wait_for()
+    tab.wait_for_timeout(1000)  # let late requests (fonts, images) go out
+
+
+@pytest.mark.timeout(150)
+def test_every_page_loads_offline_without_errors(page, dashboard_url, api_url):
+    for path, title in (("", "Trends"), ("alerts", "Alerts"), ("explore", "Explore"),
+                        ("health", "Health"), ("settings", "Settings")):
+        page.goto(f"{dashboard_url}/{path}")
+        wait_page(page, title)
+        if title == "Trends":
+            page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
+        snapshot(page, title.lower())
+        clean(page)
+    page.goto(f"{api_url}/docs")  # the engine's API docs, from local assets
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    snapshot(page, "api-docs")
+    assert page.locator(".opblock").count() > 10
+    clean(page)
+
+
+@pytest.mark.timeout(150)
+def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url):
+    page.goto(f"{dashboard_url}/explore")
+    page.get_by_text("5 posts match").wait_for()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Label").click()
+    page.get_by_role("option", name="sarcastic", exact=True).click()
+    page.get_by_text("1 post matches").wait_for()
+    page.wait_for_function("location.search.includes('label=sarcastic')")
+    assert parse_qs(urlsplit(page.url).query)["label"] == ["sarcastic"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Excel", exact=True).click()
+    sheet = load_workbook(download.value.path(), read_only=True).active
+    rows = list(sheet.values)
+    ids = [r[rows[0].index("id")] for r in rows[1:]]
+    assert ids == ["replay:r3"] and rows[1][rows[0].index("label")] == "sarcastic"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="CSV", exact=True).click()
+    raw = Path(download.value.path()).read_bytes()
+    assert raw.startswith("\ufeff".encode()) and SARCASTIC in raw.decode("utf-8-sig")
+    snapshot(page, "explore-filtered")
+
+    # A shared link opens the same view; a post's text, author and links stay text.
+    page.goto(f"{dashboard_url}/explore?post=import:x1")
+    detail = page.locator(".st-key-post-detail")
+    detail.get_by_text("<script>window.pwned = 1</script>", exact=False).wait_for()
+    assert detail.get_by_text("[click](http://evil.example)", exact=False).count() == 1
+    assert detail.get_by_text("$$x^2$$", exact=False).count() == 1
+    assert page.locator("a[href='http://evil.example']").count() == 0
+    assert page.locator(".katex").count() == 0  # no LaTeX rendered
+    snapshot(page, "explore-detail")
+    clean(page)
+
+
+@pytest.mark.timeout(150)
+def test_clicking_a_chart_bucket_shows_its_posts(page):
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(state="visible")
+    page.wait_for_timeout(1000)
+    points = chart.locator(".scatterlayer .trace").first.locator(".point")
+    count = points.count()
+    assert count >= 7  # a point per day of the 7 d range
+    for index in reversed(range(count)):  # the newest day with posts first
+        points.nth(index).click(force=True)
+        page.get_by_text("posts in").first.wait_for()
+        page.wait_for_timeout(800)
+        if page.locator('[data-testid="stVerticalBlockBorderWrapper"] blockquote').count():
+            break
+    summary = page.get_by_text("posts in").first.inner_text()
+    assert not summary.startswith("0 posts")
+    assert page.locator("blockquote").count() >= 1  # the bucket's posts, quoted
+    snapshot(page, "trends-why")
+    clean(page)

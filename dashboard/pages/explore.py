@@ -135,8 +135,10 @@ def filters(brands: list[str], sources: list[str], tz) -> dict:
     label = row1[4].selectbox("Label", [ANY, *LABELS], key="f-label")
     row2 = st.columns([1, 1, 1.4, 2])
     emotion = row2[0].selectbox("Emotion", [ANY, *EMOTIONS], key="f-emotion")
-    sarcasm = row2[1].segmented_control("Sarcasm", list(SARCASM), default=ANY, required=True,
-                                        key="f-sarcasm")
+    # A default beside a value from the URL would draw Streamlit's "set twice" warning.
+    default = None if "f-sarcasm" in st.session_state else ANY
+    sarcasm = row2[1].segmented_control("Sarcasm", list(SARCASM), default=default,
+                                        required=True, key="f-sarcasm") or ANY
     low, high = row2[2].slider("Confidence", 0.0, 1.0, step=0.05, key="f-confidence")
     text = row2[3].text_input("Text contains", max_chars=200, key="f-q")
     since, until = _period(dates)
