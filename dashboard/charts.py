@@ -219,8 +219,8 @@ def label_share_figure(trends: pd.DataFrame, colors: Colors | None = None,
                                     strict=True)),
                 hovertemplate=(f"{key}: %{{y:.0%}} (%{{customdata[1]}} of "
                                "%{customdata[2]})<extra></extra>")), row=1, col=col)
-    figure.update_layout(title=f"Label mix over time (faint: fewer than {min_count} "
-                               "analyzed posts)", barmode="stack", yaxis_tickformat=".0%")
+    figure.update_layout(title=f"Label mix over time (faint: < {min_count} analyzed posts)",
+                         barmode="stack", yaxis_tickformat=".0%")
     _dedupe_legend(figure)
     return _span(figure, span)
 
@@ -228,15 +228,15 @@ def label_share_figure(trends: pd.DataFrame, colors: Colors | None = None,
 def net_sentiment_figure(sentiments: pd.DataFrame, colors: Colors | None = None,
                          span: Span | None = None, min_count: int = MIN_COUNT) -> go.Figure:
     data = net_sentiment(clamp(sentiments, span), min_count)
-    return _ratio_lines(data, "net", colors, span, "Net sentiment (positive − negative) / "
-                        "(positive + negative)", "polar", min_count, [-1, 1], "+.0%")
+    return _ratio_lines(data, "net", colors, span, "Net sentiment (pos − neg) / (pos + neg)",
+                        "polar", min_count, [-1, 1], "+.0%")
 
 
 def sarcasm_figure(labels: pd.DataFrame, colors: Colors | None = None,
                    span: Span | None = None, min_count: int = MIN_COUNT) -> go.Figure:
     data = rate(clamp(labels, span), "sarcastic", min_count)
-    return _ratio_lines(data, "rate", colors, span, "Sarcasm rate (share of analyzed posts)",
-                        "total", min_count, [0, 1], ".0%")
+    return _ratio_lines(data, "rate", colors, span, "Sarcasm rate", "total", min_count,
+                        [0, 1], ".0%")
 
 
 def _ratio_lines(data: pd.DataFrame, value: str, colors: Colors | None, span: Span | None,
@@ -250,7 +250,7 @@ def _ratio_lines(data: pd.DataFrame, value: str, colors: Colors | None, span: Sp
             connectgaps=False, line={"color": colors.get(brand)},
             customdata=list(zip([brand] * len(rows), rows[base], strict=True)),
             hovertemplate=f"{brand}: %{{y:{tick}}} of %{{customdata[1]}} posts<extra></extra>"))
-    figure.update_layout(title=f"{title}; gaps: fewer than {min_count} posts",
+    figure.update_layout(title=f"{title} · gap: < {min_count} posts",
                          yaxis_range=[y_range[0] - 0.05, y_range[1] + 0.05],
                          yaxis_tickformat=tick, hovermode="x unified")
     return _span(figure, span)

@@ -124,7 +124,7 @@ def test_trends_page_charts_brands_and_kpis(api_url):
     # previous 7 d had no posts, so no delta is shown against it.
     voltra = {m.label: m.value for m in at.metric[4:8]}
     assert voltra == {"Posts (7 d)": "3", "% negative": "33%", "% sarcastic": "33%",
-                      "Net sentiment": "-100%"}
+                      "Net": "-100%"}
     assert all(not m.proto.delta for m in at.metric)
 
 

@@ -152,3 +152,17 @@ def test_terms_skip_brand_words_and_count_once_per_post():
     ranked = terms.rising(rows, [("camera", "positive")], top=5, min_count=1)
     assert [s.term for s in ranked] == ["battery"]
     assert ranked[0].count == 2 and ranked[0].net == -1.0
+
+
+def test_the_display_time_zone_is_checked_at_start(tmp_path):
+    import pytest
+
+    from subtext.config import ConfigError, load
+
+    good = tmp_path / "good.toml"
+    good.write_text('[dashboard]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    assert load(good).dashboard_timezone == "Asia/Shanghai"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[dashboard]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="dashboard.timezone.*unknown time zone 'Mars/Olympus'"):
+        load(bad)

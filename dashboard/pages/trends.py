@@ -117,10 +117,10 @@ def kpi_row(table: pd.DataFrame, span: str) -> None:
                 place.metric(f"% {key}", frames.percent(row[key]),
                              delta=frames.points_delta(row[key], row[f"prev_{key}"]),
                              delta_color="inverse")
-            net.metric("Net sentiment", frames.percent(row["net"], signed=True),
+            net.metric("Net", frames.percent(row["net"], signed=True),
                        delta=frames.points_delta(row["net"], row["prev_net"]),
-                       help="(positive − negative) / (positive + negative), sarcastic praise "
-                            "counted as negative")
+                       help="Net sentiment: (positive − negative) / (positive + negative), "
+                            "sarcastic praise counted as negative")
 
 
 def why(api, events: dict, labels: pd.DataFrame, brands: list[str], bucket: str,
