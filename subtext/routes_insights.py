@@ -4,7 +4,7 @@
 - GET /v1/insights/terms: for a filter (a chart bucket), its top posts by reach and the terms
   and hashtags that rose against the previous period of the same length, with sentiments;
 - POST /v1/query/test: which recent posts a brand query matches, and why;
-- GET /docs: Swagger UI from the swagger-ui-bundle package, so /docs works offline.
+- GET /docs: Swagger UI from the fastapi-offline package's assets, so /docs works offline.
 """
 
 
@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
@@ -23,9 +23,10 @@ from collectors.query import Not, QueryError, Term, normalize, parse
 from data import terms as term_reads
 from subtext.engine import Engine
 
-DOCS_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+# Swagger UI 5 (OpenAPI 3.1, which FastAPI writes), as bundled by the fastapi-offline package.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
-              "favicon-32x32.png": "image/png"}
+              "favicon.png": "image/png"}
 
 
 def router(engine: Engine) -> APIRouter:
@@ -94,7 +95,7 @@ def router(engine: Engine) -> APIRouter:
             openapi_url="/openapi.json", title="Subtext engine API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            swagger_favicon_url="/docs-assets/favicon.png",
             swagger_ui_parameters={"validatorUrl": None})
 
     @api.get("/docs-assets/{name}", include_in_schema=False)
