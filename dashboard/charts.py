@@ -168,8 +168,9 @@ def volume_figure(trends: pd.DataFrame, bucket: str | None = None, colors: Color
             hovertemplate=f"{brand}: %{{y}} posts<extra></extra>"))
     small = data.empty or data["count"].max() <= 10
     # Whole posts only: with small counts plotly would otherwise tick at 0.5.
+    # Hover on the closest point (not "x unified"): a click then selects that one point.
     figure.update_layout(title="Volume (click a point for the posts behind it)",
-                         hovermode="x unified", yaxis_rangemode="tozero",
+                         hovermode="closest", yaxis_rangemode="tozero",
                          yaxis_dtick=1 if small else None, yaxis_title="posts")
     add_alert_markers(figure, alerts, span)
     return _span(figure, span)

@@ -56,7 +56,7 @@ def dashboard_url(api_url: str, tmp_path: Path) -> Iterator[str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(f"{url}/_stcore/health", process, timeout=30)
+        wait_ready(f"{url}/_stcore/health", process, timeout=90)  # slow on a busy machine
         yield url
     finally:
         process.terminate()
@@ -95,9 +95,10 @@ def page(dashboard_url: str):
             context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                           accept_downloads=True)
             tab = context.new_page()
-            tab.set_default_timeout(20_000)
+            tab.set_default_timeout(45_000)  # the shared machine may be busy
             tab.errors, tab.remote, tab.dialogs = [], [], []
-            tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+            tab.on("console", lambda m: tab.errors.append(f"{m.text} {m.location.get('url')}")
+                   if m.type == "error" and not base_path_probe(m.location.get("url")) else None)
             tab.on("pageerror", lambda e: tab.errors.append(str(e)))
             tab.on("request", lambda r: tab.remote.append(r.url) if off_machine(r.url) else None)
             tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
@@ -105,6 +106,13 @@ def page(dashboard_url: str):
             yield tab
         finally:
             browser.close()
+
+
+def base_path_probe(url: str | None) -> bool:
+    """Opened at /alerts, Streamlit's frontend first looks for its server under that path
+    (/alerts/_stcore/health, a 404) before the root: its own probe, not an error of ours."""
+    path = urlsplit(url or "").path
+    return "/_stcore/" in path and not path.startswith("/_stcore/")
 
 
 def off_machine(url: str) -> bool:
@@ -125,10 +133,10 @@ def clean(tab) -> None:
     assert tab.evaluate("window.pwned") is None
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(300)
 def test_trends_chart_and_alerts_in_the_browser(page):
-    page.locator(".js-plotly-plot").first.wait_for(state="visible")
-    assert page.locator(".js-plotly-plot").count() == 3
+    page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
+    assert page.locator(".js-plotly-plot").count() == 8
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Engine: up").wait_for()
     assert page.get_by_text("Voltra").count() > 0
@@ -158,7 +166,7 @@ def wait_page(tab, title: str) -> None:
     tab.wait_for_timeout(1000)  # let late requests (fonts, images) go out
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(300)
 def test_every_page_loads_offline_without_errors(page, dashboard_url, api_url):
     for path, title in (("", "Trends"), ("alerts", "Alerts"), ("explore", "Explore"),
                         ("health", "Health"), ("settings", "Settings")):
@@ -175,7 +183,7 @@ def test_every_page_loads_offline_without_errors(page, dashboard_url, api_url):
     clean(page)
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(300)
 def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url):
     page.goto(f"{dashboard_url}/explore")
     page.get_by_text("5 posts match").wait_for()
@@ -186,8 +194,9 @@ def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url)
     assert parse_qs(urlsplit(page.url).query)["label"] == ["sarcastic"]
     with page.expect_download() as download:
         page.get_by_role("button", name="Excel", exact=True).click()
-    sheet = load_workbook(download.value.path(), read_only=True).active
-    rows = list(sheet.values)
+    with open(download.value.path(), "rb") as file:  # the download's name has no .xlsx
+        sheet = load_workbook(file, read_only=True).active
+        rows = list(sheet.values)
     ids = [r[rows[0].index("id")] for r in rows[1:]]
     assert ids == ["replay:r3"] and rows[1][rows[0].index("label")] == "sarcastic"
     with page.expect_download() as download:
@@ -199,16 +208,18 @@ def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url)
     # A shared link opens the same view; a post's text, author and links stay text.
     page.goto(f"{dashboard_url}/explore?post=import:x1")
     detail = page.locator(".st-key-post-detail")
-    detail.get_by_text("<script>window.pwned = 1</script>", exact=False).wait_for()
-    assert detail.get_by_text("[click](http://evil.example)", exact=False).count() == 1
-    assert detail.get_by_text("$$x^2$$", exact=False).count() == 1
-    assert page.locator("a[href='http://evil.example']").count() == 0
+    detail.get_by_text("<script>window.pwned = 1</script>", exact=False).first.wait_for()
+    # shown as typed (in the quote, and again in the folded raw JSON)
+    assert detail.get_by_text("[click](http://evil.example)", exact=False).count() >= 1
+    assert detail.get_by_text("$$x^2$$", exact=False).count() >= 1
+    assert detail.locator("a[href*='evil']").count() == 0, detail.inner_html()[:2000]
+    assert detail.locator("script, img[src='x']").count() == 0
     assert page.locator(".katex").count() == 0  # no LaTeX rendered
     snapshot(page, "explore-detail")
     clean(page)
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(300)
 def test_clicking_a_chart_bucket_shows_its_posts(page):
     chart = page.locator(".js-plotly-plot").first
     chart.wait_for(state="visible")
@@ -217,13 +228,19 @@ def test_clicking_a_chart_bucket_shows_its_posts(page):
     count = points.count()
     assert count >= 7  # a point per day of the 7 d range
     for index in reversed(range(count)):  # the newest day with posts first
-        points.nth(index).click(force=True)
-        page.get_by_text("posts in").first.wait_for()
+        box = points.nth(index).bounding_box()
+        if box is None:  # a point plotly did not draw
+            continue
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)  # plotly picks the point on hover, then takes the click
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        page.get_by_text("open them in Explore").wait_for()
         page.wait_for_timeout(800)
-        if page.locator('[data-testid="stVerticalBlockBorderWrapper"] blockquote').count():
+        if page.locator('[data-testid="stText"]').count():
             break
-    summary = page.get_by_text("posts in").first.inner_text()
+    assert page.locator('[data-testid="stText"]').count() >= 1  # the bucket's posts
+    summary = page.get_by_text("open them in Explore").inner_text()
     assert not summary.startswith("0 posts")
-    assert page.locator("blockquote").count() >= 1  # the bucket's posts, quoted
     snapshot(page, "trends-why")
     clean(page)

@@ -171,7 +171,7 @@ def detail(api, post_id: str, tz) -> None:
             st.rerun()
         words, pictures = st.columns([3, 2]) if post["images"] else (st.container(), None)
         with words:
-            st.markdown(ui.quote(post["text"]))
+            st.text(post["text"] or "")  # plain text: no Markdown, links or LaTeX
             link = f" · [original post]({post['url']})" if _safe_url(post.get("url")) else ""
             st.caption(f"by {ui.plain(post['author'] or 'unknown')} · {post['lang'] or '?'} · "
                        f"{ui.plain(post['source'])} · {frames.when(post['created_at'], tz=tz)}"
@@ -195,11 +195,11 @@ def verdict(post: dict) -> None:
     st.markdown(f"**{post['label']}** · sentiment {post['sentiment']} · emotion "
                 f"{post['emotion']} · confidence {post['confidence']:.0%} · sarcasm "
                 f"{post['sarcasm_score']:.0%} · `{ui.plain(post['analyzer'])}`")
-    if post.get("explanation"):
-        st.markdown(f"**Why:** {ui.escape(post['explanation'])}")
-    ocr = (post.get("evidence") or {}).get("ocr_text")
-    if ocr:
-        st.markdown(f"**Text in the image:** {ui.escape(ocr)}")
+    for title, value in (("Why", post.get("explanation")),
+                         ("Text in the image", (post.get("evidence") or {}).get("ocr_text"))):
+        if value:  # they may quote the post: plain text, like it
+            st.markdown(f"**{title}:**")
+            st.text(value)
 
 
 def download(place, api, fmt: str, params: dict) -> None:

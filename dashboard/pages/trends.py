@@ -183,7 +183,7 @@ def post_card(api, post: dict) -> None:
     with st.container(border=True):
         words, picture = st.columns([4, 1]) if post["images"] else (st.container(), None)
         with words:
-            st.markdown(ui.quote(post["text"]))
+            st.text(post["text"] or "")  # plain text: no Markdown, links or LaTeX
             reach = (post.get("likes") or 0) + (post.get("reposts") or 0) + (post.get("replies")
                                                                             or 0)
             st.caption(f"{post['label'] or frames.PENDING} · reach {reach} · by "
