@@ -4,10 +4,14 @@
     "nimbus 7" AND (camera OR 拍照)     a phrase and one of two words
     nimbus -refund   nimbus NOT refund  without a word
     #nimbus   @nimbus                   a hashtag; an account (the author, or a mention)
+    batter*                             a trailing wildcard: battery, batteries, battered
+    nimbus NEAR/3 camera                at most 3 words apart, in either order
+    (nimbus OR 云朵) NEAR/5 (续航 OR battery)   proximity between alternatives
 
 Operators are upper-case (a lower-case "or" is a word to look for); juxtaposed terms mean AND;
-NOT binds tightest, then AND, then OR. Matching ignores case and width (NFKC). Latin words match
-whole words ("nimbus" is not found in "nimbuses"); scripts written without spaces (Chinese,
+NOT binds tightest, then NEAR/n, then AND, then OR; in NEAR's distance each Chinese, Japanese,
+Korean or Thai character counts as a word. Matching ignores case and width (NFKC). Latin words
+match whole words ("nimbus" is not found in "nimbuses"); scripts written without spaces (Chinese,
 Japanese, Korean, Thai) match anywhere, since there are no word boundaries to respect.
 
 A parse error names its position. Sources that search server-side get the best query they can
@@ -17,6 +21,7 @@ take from `Query.any_terms()` (at least one of these is in every match) or `Quer
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -60,10 +65,15 @@ class Term:
             return True
         return _pattern(self.text).search(text) is not None
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the term occurs in (normalized) text, as character spans."""
+        return [m.span() for m in _pattern(self.text).finditer(text)]
+
     @property
     def bare(self) -> str:
-        """The words to search for: no quotes, no leading # or @."""
-        return self.text[1:] if self.kind in ("hashtag", "account") else self.text
+        """The words to search for: no quotes, no leading # or @, no trailing *."""
+        text = self.text[1:] if self.kind in ("hashtag", "account") else self.text
+        return text[:-1] if self.kind == "wildcard" else text
 
     def search_text(self) -> str:
         return f'"{self.text}"' if self.kind == "phrase" else self.text
@@ -96,7 +106,53 @@ class AnyOf:
         return any(c.matches(text, author) for c in self.children)
 
 
-Node = Term | Not | AllOf | AnyOf
+@dataclass(frozen=True)
+class Near:
+    """Two terms (or alternatives of terms) at most `distance` words apart, in either order."""
+    left: Term | AnyOf
+    right: Term | AnyOf
+    distance: int
+    pos: int = field(default=0, compare=False)
+
+    @property
+    def children(self) -> tuple[Node, Node]:
+        return (self.left, self.right)
+
+    def matches(self, text: str, author: str) -> bool:
+        lefts, rights = _spans(self.left, text), _spans(self.right, text)
+        if not lefts or not rights:
+            return False
+        starts = _word_starts(text)
+        words = [(_word_at(starts, a), _word_at(starts, b - 1)) for a, b in lefts]
+        others = [(_word_at(starts, a), _word_at(starts, b - 1)) for a, b in rights]
+        return any(_gap(w, o) <= self.distance for w in words for o in others)
+
+
+Node = Term | Not | AllOf | AnyOf | Near
+
+# A word of a spaced script, or one character of a script written without spaces.
+_WORDS = re.compile(f"[{_NO_SPACE}]|[^\\W{_NO_SPACE}]+")
+
+
+def _spans(node: Term | AnyOf, text: str) -> list[tuple[int, int]]:
+    if isinstance(node, Term):
+        return node.spans(text)
+    return [span for child in node.children for span in _spans(child, text)]
+
+
+def _word_starts(text: str) -> list[int]:
+    return [m.start() for m in _WORDS.finditer(text)]
+
+
+def _word_at(starts: list[int], offset: int) -> int:
+    """The index of the word holding character `offset` (the last word starting at or
+    before it)."""
+    return max(bisect.bisect_right(starts, offset) - 1, 0)
+
+
+def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Words strictly between two matches (negative when they overlap)."""
+    return b[0] - a[1] - 1 if b[0] > a[1] else a[0] - b[1] - 1
 
 
 @lru_cache(maxsize=4096)
@@ -104,8 +160,12 @@ def _pattern(term: str) -> re.Pattern:
     """A term as a regex: runs of spaces match any whitespace; word boundaries are demanded
     only at an edge that is a letter or digit of a spaced script."""
     norm = normalize(term)
+    wildcard = norm.endswith("*") and len(norm) > 1
+    norm = norm[:-1] if wildcard else norm
     body = r"\s+".join(re.escape(part) for part in norm.split())
     before = _BEFORE if _WORD_CHAR.match(norm[0]) else ""
+    if wildcard:  # the rest of the word, whatever it is
+        return re.compile(before + body + f"[^\\W{_NO_SPACE}]*")
     after = _AFTER if _WORD_CHAR.match(norm[-1]) else ""
     return re.compile(before + body + after)
 
@@ -126,6 +186,15 @@ class Query:
     def matches(self, text: str, author: str | None = None) -> bool:
         return self.root.matches(normalize(text), normalize(author or "").lstrip("@"))
 
+    def explain(self, text: str, author: str | None = None) -> dict[str, list[str]]:
+        """Why a post matches or not: the query's terms found in it, and those not found
+        (a NOT term that is found is why a post is left out)."""
+        text, author = normalize(text), normalize(author or "").lstrip("@")
+        found, missing = [], []
+        for term in _terms(self.root):
+            (found if term.matches(text, author) else missing).append(term.text)
+        return {"found": list(dict.fromkeys(found)), "missing": list(dict.fromkeys(missing))}
+
     def any_terms(self) -> list[Term]:
         """Terms at least one of which every matching post contains: what a source that can
         search one term at a time asks for (one search per term)."""
@@ -135,6 +204,14 @@ class Query:
         """The whole query for Lucene-like search boxes (Reddit, Bluesky): AND / OR / NOT,
         quoted phrases; an @account becomes `account` + name."""
         return _render(self.root, account)
+
+
+def _terms(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return _terms(node.child)
+    return [t for child in node.children for t in _terms(child)]
 
 
 def _cover(node: Node) -> tuple[Term, ...] | None:
@@ -157,7 +234,8 @@ def _render(node: Node, account: str) -> str:
         return account + node.text[1:] if node.kind == "account" else node.search_text()
     if isinstance(node, Not):
         return f"NOT {_render(node.child, account)}"
-    joiner = " AND " if isinstance(node, AllOf) else " OR "
+    # NEAR goes to the server as AND (broader); the local matcher then checks the distance.
+    joiner = " OR " if isinstance(node, AnyOf) else " AND "
     return "(" + joiner.join(_render(c, account) for c in node.children) + ")"
 
 
@@ -185,7 +263,7 @@ def check(query: str) -> str | None:
 class _Parser:
     """Recursive descent over tokens (kind, text, position).
 
-    or  := and ("OR" and)*      and := not (["AND"] not)*
+    or  := and ("OR" and)*      and := near (["AND"] near)*     near := not ("NEAR/n" not)*
     not := ("NOT" | "-") not | "(" or ")" | term | phrase
     """
 
@@ -221,13 +299,25 @@ class _Parser:
         return first if len(children) == 1 else AnyOf(tuple(children), first.pos)
 
     def _and(self) -> Node:
-        first = self._not()
+        first = self._near()
         children = [first]
         while (token := self._peek()) and token[0] not in ("OR", ")"):
             if token[0] == "AND":
                 self._take()
-            children.append(self._not())
+            children.append(self._near())
         return first if len(children) == 1 else AllOf(tuple(children), first.pos)
+
+    def _near(self) -> Node:
+        node = self._not()
+        while (token := self._peek()) and token[0] == "NEAR":
+            _, text, pos = self._take()
+            right = self._not()
+            for side in (node, right):
+                if not _proximate(side):
+                    raise QueryError("NEAR joins terms or (a OR b) groups of terms",
+                                     self.query, side.pos if side is right else pos)
+            node = Near(node, right, int(text[5:]), node.pos)
+        return node
 
     def _not(self) -> Node:
         token = self._peek()
@@ -251,9 +341,16 @@ class _Parser:
         raise QueryError(reason, self.query, pos)
 
 
+def _proximate(node: Node) -> bool:
+    return isinstance(node, Term) or (
+        isinstance(node, AnyOf) and all(isinstance(c, Term) for c in node.children))
+
+
 def _term_kind(kind: str, text: str) -> str:
     if kind == "phrase":
         return "phrase"
+    if text.endswith("*"):
+        return "wildcard"
     if len(text) > 1 and text[0] == "#":
         return "hashtag"
     if len(text) > 1 and text[0] == "@":
@@ -287,7 +384,16 @@ def _tokens(query: str):
             while j < n and not (query[j].isspace() or query[j] in OPEN + CLOSE + QUOTES):
                 j += 1
             word = query[i:j]
-            yield (word if word in ("AND", "OR", "NOT") else "word"), word, i
+            if word.startswith("NEAR/") or word == "NEAR":
+                if not re.fullmatch(r"NEAR/\d{1,3}", word):
+                    raise QueryError("NEAR needs a distance in words, e.g. NEAR/3", query, i)
+                yield "NEAR", word, i
+            elif "*" in word and (word.index("*") < len(word) - 1
+                                  or len(word.lstrip("#@").rstrip("*")) < 2):
+                raise QueryError("'*' goes at the end of a word of at least 2 letters "
+                                 "(batter*)", query, i + word.index("*"))
+            else:
+                yield (word if word in ("AND", "OR", "NOT") else "word"), word, i
             i = j
 
 

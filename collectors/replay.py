@@ -1,5 +1,7 @@
 """The demo's replay source: back-fills the bundled posts over the last N days, then trickles a
-few of them again, as new posts, on every run, so the trend charts move.
+few of them again, as new posts, on every run, so the trend charts move. The trickle repeats
+the posts of the story's current chapter (the last `story_days`), so the 24 h view continues
+the 30-day one instead of replaying the happy launch with today's date.
 
 Cursor (JSON): {"anchor": first run time, "sent": posts trickled so far}.
 """
@@ -18,9 +20,10 @@ from collectors.query import matches
 class ReplayCollector:
     local_images = True  # the bundled images sit beside the replay file
     def __init__(self, name: str, file: str | Path, backfill_days: float = 30, trickle: int = 3,
-                 now=utcnow):
+                 now=utcnow, story_days: float = 7):
         self.file = Path(file)  # relative to the working directory, the project root
         self.name, self.backfill_days, self.trickle, self._now = name, backfill_days, trickle, now
+        self.story_days = story_days
         self._rows = [json.loads(line) for line in self.file.read_text("utf-8").splitlines()
                       if line.strip()]
 
@@ -33,6 +36,7 @@ class ReplayCollector:
         else:
             state = json.loads(cursor)
             sent = state["sent"]
+            rows = [r for r in rows if self._days_ago(r) <= self.story_days] or rows
             chosen = [rows[(sent + i) % len(rows)] for i in range(self.trickle)] if rows else []
             posts = [self._post(r, f"{r['id']}-r{sent + i}", now - timedelta(seconds=5 * i))
                      for i, r in enumerate(chosen)]

@@ -33,7 +33,8 @@ def engine_status() -> None:
                f"Open alerts: **{health['counts']['open_alerts']}**")
 
 
-st.set_page_config(page_title="Subtext", layout="wide")
+# An emoji favicon: a page's :material/...: icon would be fetched from a font CDN as favicon.
+st.set_page_config(page_title="Subtext", page_icon="💬", layout="wide")
 auth.gate()  # a login form, and nothing else, until a needed login is made
 page = st.navigation([
     st.Page(PAGES / "trends.py", title="Trends", icon=":material/monitoring:", default=True),
@@ -41,6 +42,7 @@ page = st.navigation([
     st.Page(PAGES / "review.py", title="Review", icon=":material/rate_review:"),
     st.Page(PAGES / "explore.py", title="Explore", icon=":material/search:"),
     st.Page(PAGES / "health.py", title="Health", icon=":material/ecg_heart:"),
+    st.Page(PAGES / "settings.py", title="Settings", icon=":material/settings:"),
 ])
 with st.sidebar:
     engine_status()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote as quote_path
 
 import httpx
 
@@ -15,6 +16,9 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 # Exports stream every matching post, so they may legitimately take longer.
 EXPORT_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+# Term counting reads every post of a bucket (and segments the Chinese ones; the segmenter's
+# dictionary loads on the first call): give it longer than a plain listing.
+INSIGHTS_TIMEOUT = httpx.Timeout(30.0, connect=2.0)
 
 
 class EngineDown(Exception):
@@ -79,6 +83,19 @@ class Client:
     def export(self, fmt: str, **params: Any) -> bytes:
         return self._request("GET", "/v1/export", params=query(format=fmt, **params),
                              timeout=EXPORT_TIMEOUT).content
+
+    def settings(self) -> dict:
+        return self._json("GET", "/v1/settings")
+
+    def insights(self, **params: Any) -> dict:
+        return self._json("GET", "/v1/insights/terms", params=query(**params),
+                          timeout=INSIGHTS_TIMEOUT)
+
+    def post(self, post_id: str) -> dict:
+        return self._json("GET", f"/v1/posts/{quote_path(post_id, safe='')}")
+
+    def test_query(self, text: str, limit: int = 500) -> dict:
+        return self._json("POST", "/v1/query/test", json={"query": text, "limit": limit})
 
     def alerts(self, status: str = "open", limit: int = 50, offset: int = 0,
                **filters: str | None) -> dict:
@@ -148,4 +165,6 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, list):  # validation errors
         return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
                          for e in detail)
+    if isinstance(detail, dict) and "message" in detail:  # e.g. a query error's position
+        return str(detail["message"])
     return str(detail)

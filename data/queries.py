@@ -32,12 +32,15 @@ BRANDS_OF = """CASE WHEN coalesce(r.r_irrelevant, false) THEN []::VARCHAR[]
 REVIEWS_OF = f"LEFT JOIN ({REVIEWS}) r ON r.post_id = p.id"
 
 PAGE_COLUMNS = f"""
-    p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.collected_at,
-    p.likes, p.reposts, p.replies, {BRANDS_OF} AS brands, im.images,
+    p.id, p.source, p.url, p.author, p.text, coalesce(p.lang, v.evidence ->> 'lang') AS lang,
+    p.created_at, p.collected_at, p.likes, p.reposts, p.replies, {BRANDS_OF} AS brands, im.images,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.emotions, v.confidence,
     v.explanation, v.evidence, v.analyzer, v.latency_ms, coalesce(v.reviewed, false) AS reviewed,
     v.reviewed_by, v.reviewed_at, v.irrelevant, v.model_label, v.model_sarcasm, v.model_emotion
 """
+
+# A post imported without a language has the one its analyzer detected (reads v).
+LANG = "coalesce(p.lang, v.evidence ->> 'lang')"
 
 # The same columns for a query over many posts (the review queue): images by subquery.
 POST_COLUMNS = PAGE_COLUMNS.replace("im.images", """(
@@ -51,6 +54,8 @@ TREND_KEYS = {
     "emotion": ("coalesce(v.emotion, 'pending')", "key"),
     "sentiment": ("coalesce(v.sentiment, 'pending')", "key"),
     "brand": ("NULL", "brand"),
+    "source": ("p.source", "key"),
+    "lang": (f"coalesce({LANG}, 'unknown')", "key"),
 }
 
 
@@ -64,6 +69,8 @@ class PostFilter:
     label: str | None = None
     sarcasm: bool | None = None
     min_confidence: float | None = None
+    max_confidence: float | None = None
+    emotion: str | None = None
     q: str | None = None  # case-insensitive substring of the text
     reviewed: bool | None = None  # corrected by a reviewer (or not)
 
@@ -76,7 +83,7 @@ class PostFilter:
             params.append(value)
 
         if self.brand is not None:
-            add(f"list_contains({BRANDS_OF}, ?)", self.brand)
+            add(f"len(list_filter({BRANDS_OF}, lambda x: lower(x) = lower(?))) > 0", self.brand)
         if self.since is not None:
             add("p.created_at >= ?", self.since)
         if self.until is not None:
@@ -84,13 +91,17 @@ class PostFilter:
         if self.source is not None:
             add("p.source = ?", self.source)
         if self.lang is not None:
-            add("p.lang = ?", self.lang)
+            add(f"{LANG} = ?", self.lang)
         if self.label is not None:
             add("v.label = ?", self.label)
         if self.sarcasm is not None:
             add("v.sarcasm = ?", self.sarcasm)
         if self.min_confidence is not None:
             add("v.confidence >= ?", self.min_confidence)
+        if self.max_confidence is not None:
+            add("v.confidence <= ?", self.max_confidence)
+        if self.emotion is not None:
+            add("v.emotion = ?", self.emotion)
         if self.q:
             add("contains(lower(p.text), lower(?))", self.q)
         if self.reviewed is not None:
@@ -100,6 +111,7 @@ class PostFilter:
     def needs_verdicts(self) -> bool:
         """Whether where() reads the verdict (v.*) columns."""
         return any(x is not None for x in (self.label, self.sarcasm, self.min_confidence,
+                                            self.max_confidence, self.emotion, self.lang,
                                             self.reviewed))
 
 
@@ -196,10 +208,10 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     The verdicts are joined only when the key or the filter reads them."""
     where, params = f.where()
     inner, outer = TREND_KEYS[by]
-    source = _from(by != "brand" or f.needs_verdicts())
+    source = _from(by not in ("brand", "source") or f.needs_verdicts())
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        only, params = "WHERE brand = ?", [*params, f.brand]
+        only, params = "WHERE lower(brand) = lower(?)", [*params, f.brand]
     cur = store.reader().execute(
         f"""
         WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
@@ -212,7 +224,7 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
 
 
 EXPORT_COLUMNS = f"""
-    p.id, p.source, p.url, p.author, p.text, p.lang, p.created_at, p.likes, p.reposts,
+    p.id, p.source, p.url, p.author, p.text, {LANG} AS lang, p.created_at, p.likes, p.reposts,
     p.replies,
     array_to_string({BRANDS_OF}, ';') AS brands,
     v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.emotion, v.confidence, v.explanation,

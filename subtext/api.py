@@ -27,11 +27,12 @@ from analysis.verdict import LABELS, Item
 from collectors.post import PostIn, check_text, utc_naive
 from data import queries
 from data.images import MAX_BYTES, check_image_file
-from subtext import __version__, access, errors, jobs
+from subtext import __version__, access, errors, exports, jobs, routes_insights
 from subtext.engine import Engine
 from subtext.routes_alerts import alerts_router
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
+Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
 assert set(Label.__args__) == set(LABELS)
 
 
@@ -57,6 +58,8 @@ class Filter(Strict):
     label: Label | None = None
     sarcasm: bool | None = None
     min_confidence: float | None = Field(None, ge=0, le=1)
+    max_confidence: float | None = Field(None, ge=0, le=1)
+    emotion: Emotion | None = None
     q: str | None = Field(None, max_length=200, description="text contains (case-insensitive)")
     reviewed: bool | None = Field(None, description="corrected by a reviewer (or not)")
 
@@ -85,11 +88,11 @@ class PostsQuery(Filter):
 
 class TrendsQuery(Filter):
     bucket: Literal["hour", "day", "week"] = "day"
-    by: Literal["label", "emotion", "sentiment", "brand"] = "label"
+    by: Literal["label", "emotion", "sentiment", "brand", "source", "lang"] = "label"
 
 
 class ExportQuery(Filter):
-    format: Literal["csv", "parquet"] = "csv"
+    format: Literal["csv", "parquet", "xlsx"] = "csv"
 
 
 # Each post is validated on its own (a bad one is a per-row error, the others are stored),
@@ -121,7 +124,9 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
             if schedule:
                 engine.stop()
 
-    app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan)
+    # /docs is served from local assets (routes_insights): FastAPI's own loads them from a CDN.
+    app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.include_router(alerts_router(engine))  # /v1/alerts..., /v1/routes
     store = engine.store
     app.add_middleware(access.Guard, policy=access.Policy(engine.config, store))
@@ -166,6 +171,8 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         if query.format == "csv":
             body, media = _csv_stream(reader), "text/csv; charset=utf-8"
+        elif query.format == "xlsx":
+            body, media = exports.xlsx_stream(reader), exports.XLSX
         else:
             body, media = _parquet_stream(reader), "application/vnd.apache.parquet"
         return StreamingResponse(body, media_type=media, headers={
@@ -199,6 +206,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     from subtext import routes_review  # it builds on this module's request models
 
     app.include_router(routes_review.router(engine))
+    app.include_router(routes_insights.router(engine))
     return app
 
 
@@ -239,23 +247,26 @@ def _analyze_one(engine: Engine, form: AnalyzeForm) -> dict:
 
 
 def _csv_stream(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    yield exports.BOM  # so Excel reads the UTF-8 (Chinese) text instead of garbling it
     header = True
     for batch in _batches(reader):
         sink = io.BytesIO()
-        pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=header))
+        pa_csv.write_csv(exports.iso_text(batch), sink,
+                         pa_csv.WriteOptions(include_header=header))
         header = False
         yield sink.getvalue()
     if header:  # no rows: still a valid CSV with its header
         sink = io.BytesIO()
-        pa_csv.write_csv(pa.Table.from_batches([], schema=reader.schema), sink)
+        pa_csv.write_csv(pa.Table.from_batches([], schema=exports.iso_schema(reader.schema)),
+                         sink)
         yield sink.getvalue()
 
 
 def _parquet_stream(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     sink = _Chunks()
-    with pq.ParquetWriter(sink, reader.schema) as writer:
+    with pq.ParquetWriter(sink, exports.utc_schema(reader.schema)) as writer:
         for batch in _batches(reader):
-            writer.write_batch(batch)
+            writer.write_batch(exports.utc(batch))
             yield sink.take()
     yield sink.take()
 

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.settings import AlertSettings
 from alerts.settings import parse as parse_alerts
@@ -90,6 +91,7 @@ class Config:
     api_require_token: bool = False
     api_max_body_mb: int = 32
     dashboard_session_minutes: int = 480
+    dashboard_timezone: str = "UTC"  # the zone the dashboard shows times in (IANA name)
     brands: tuple[Brand, ...] = ()
     sources: tuple[Source, ...] = ()
     analysis: Analysis = Analysis()
@@ -134,7 +136,7 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
     storage, api, dash = (r.table(raw, k) for k in ("storage", "api", "dashboard"))
     r.only(storage, "storage", {"data_dir"})
     r.only(api, "api", {"host", "port", "allowed_hosts", "require_token", "max_body_mb"})
-    r.only(dash, "dashboard", {"port", "session_minutes"})
+    r.only(dash, "dashboard", {"port", "session_minutes", "timezone"})
     configured = r.get(storage, "storage.data_dir", str, "./var")
     data_dir = Path(data_dir_option or os.environ.get("SUBTEXT_DATA_DIR") or configured)
     brands = tuple(_brand(r, b, i) for i, b in enumerate(r.array(raw, "brands")))
@@ -153,6 +155,7 @@ def _parse(file: Path, raw: dict, data_dir_option: str | Path | None) -> Config:
                                   "the largest request body the API reads"),
         dashboard_session_minutes=r.between(dash, "dashboard.session_minutes", 480, 1,
                                             30 * 24 * 60, "a login lasts this long"),
+        dashboard_timezone=_timezone(r, dash),
         brands=brands,
         sources=sources,
         analysis=_analysis(r, r.table(raw, "analysis")),
@@ -166,6 +169,17 @@ def _names(r: _Reader, table: dict, key: str) -> tuple[str, ...]:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(r.file, f"{key}[{i}]", f"expected a host name, got {name!r}")
     return tuple(n.strip().lower() for n in names)
+
+
+def _timezone(r: _Reader, dash: dict) -> str:
+    name = r.get(dash, "dashboard.timezone", str, "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(r.file, "dashboard.timezone",
+                          f"unknown time zone {name!r} (an IANA name such as "
+                          "'Europe/Berlin' or 'Asia/Shanghai')") from None
+    return name
 
 
 def _brand(r: _Reader, b: Any, i: int) -> Brand:

@@ -1,5 +1,8 @@
 """The real dashboard (`streamlit run dashboard/app.py`) against a real engine API, driven in
-headless Chromium: the Trends page draws a chart and the Alerts page shows the alerted post."""
+headless Chromium: every page loads with no console error and no request leaving the machine,
+filters change the table and the URL, exports hold the filtered rows, a click on a chart shows
+the bucket's posts, user text stays inert. Screenshots go to var/artifacts/screenshots/ (or
+SUBTEXT_SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -9,25 +12,34 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from subtext.api import create_app
 from tests.test_dashboard import SARCASTIC, free_port, load, serve
+
+NASTY = "<script>window.pwned = 1</script> nimbus [click](http://evil.example) $$x^2$$"
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = os.environ.get("SUBTEXT_SCREENSHOTS")  # a folder, to look at the pages by eye
+SCREENSHOTS = Path(os.environ.get("SUBTEXT_SCREENSHOTS")
+                   or ROOT / "var" / "artifacts" / "screenshots")  # ignored by git
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture
 def api_url(engine) -> Iterator[str]:
     load(engine)
     with serve(create_app(engine, schedule=False)) as url:
+        httpx.post(f"{url}/v1/ingest", json={"posts": [
+            {"id": "x1", "text": NASTY, "author": "<img src=x onerror=alert(1)>",
+             "lang": "en"}]}).raise_for_status()
         yield url
 
 
@@ -44,7 +56,7 @@ def dashboard_url(api_url: str, tmp_path: Path) -> Iterator[str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(f"{url}/_stcore/health", process, timeout=30)
+        wait_ready(f"{url}/_stcore/health", process, timeout=90)  # slow on a busy machine
         yield url
     finally:
         process.terminate()
@@ -80,24 +92,51 @@ def page(dashboard_url: str):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                              timeout=20_000)
         try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            tab.set_default_timeout(20_000)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                          accept_downloads=True)
+            tab = context.new_page()
+            tab.set_default_timeout(45_000)  # the shared machine may be busy
+            tab.errors, tab.remote, tab.dialogs = [], [], []
+            tab.on("console", lambda m: tab.errors.append(f"{m.text} {m.location.get('url')}")
+                   if m.type == "error" and not base_path_probe(m.location.get("url")) else None)
+            tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+            tab.on("request", lambda r: tab.remote.append(r.url) if off_machine(r.url) else None)
+            tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
             tab.goto(dashboard_url)
             yield tab
         finally:
             browser.close()
 
 
+def base_path_probe(url: str | None) -> bool:
+    """Opened at /alerts, Streamlit's frontend first looks for its server under that path
+    (/alerts/_stcore/health, a 404) before the root: its own probe, not an error of ours."""
+    path = urlsplit(url or "").path
+    return "/_stcore/" in path and not path.startswith("/_stcore/")
+
+
+def off_machine(url: str) -> bool:
+    """A request that would leave the machine (data: and blob: URLs stay in the page)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS
+
+
 def snapshot(tab, name: str) -> None:
-    if SCREENSHOTS:
-        tab.wait_for_timeout(1500)  # let plotly finish its transitions
-        tab.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.wait_for_timeout(1500)  # let plotly finish its transitions
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-@pytest.mark.timeout(90)
+def clean(tab) -> None:
+    """No console error, no request off the machine, no script of a post ran."""
+    assert tab.errors == [] and tab.remote == [] and tab.dialogs == []
+    assert tab.evaluate("window.pwned") is None
+
+
+@pytest.mark.timeout(300)
 def test_trends_chart_and_alerts_in_the_browser(page):
-    page.locator(".js-plotly-plot").first.wait_for(state="visible")
-    assert page.locator(".js-plotly-plot").count() == 3
+    page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
+    assert page.locator(".js-plotly-plot").count() == 8
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Engine: up").wait_for()
     assert page.get_by_text("Voltra").count() > 0
@@ -113,8 +152,95 @@ def test_trends_chart_and_alerts_in_the_browser(page):
 
     # The export is fetched only when clicked (a deferred download): AppTest cannot click it.
     sidebar.get_by_role("link", name="Explore").click()
-    page.get_by_text("4 posts match").wait_for()
+    page.get_by_text("5 posts match").wait_for()  # the replay's 4 and the <script> one
     with page.expect_download() as download:
         page.get_by_role("button", name="CSV", exact=True).click()
-    csv = Path(download.value.path()).read_text(encoding="utf-8")
-    assert SARCASTIC in csv and len(csv.strip().splitlines()) == 5  # header + 4 posts
+    csv = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert SARCASTIC in csv and len(csv.strip().splitlines()) == 6  # header + 5 posts
+    clean(page)
+
+
+def wait_page(tab, title: str) -> None:
+    tab.get_by_role("heading", name=title).first.wait_for()
+    tab.locator('[data-testid="stSidebar"]').get_by_text("Engine: up").wait_for()
+    tab.wait_for_timeout(1000)  # let late requests (fonts, images) go out
+
+
+@pytest.mark.timeout(300)
+def test_every_page_loads_offline_without_errors(page, dashboard_url, api_url):
+    for path, title in (("", "Trends"), ("alerts", "Alerts"), ("explore", "Explore"),
+                        ("health", "Health"), ("settings", "Settings")):
+        page.goto(f"{dashboard_url}/{path}")
+        wait_page(page, title)
+        if title == "Trends":
+            page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
+        snapshot(page, title.lower())
+        clean(page)
+    page.goto(f"{api_url}/docs")  # the engine's API docs, from local assets
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    snapshot(page, "api-docs")
+    assert page.locator(".opblock").count() > 10
+    clean(page)
+
+
+@pytest.mark.timeout(300)
+def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url):
+    page.goto(f"{dashboard_url}/explore")
+    page.get_by_text("5 posts match").wait_for()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Label").click()
+    page.get_by_role("option", name="sarcastic", exact=True).click()
+    page.get_by_text("1 post matches").wait_for()
+    page.wait_for_function("location.search.includes('label=sarcastic')")
+    assert parse_qs(urlsplit(page.url).query)["label"] == ["sarcastic"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Excel", exact=True).click()
+    with open(download.value.path(), "rb") as file:  # the download's name has no .xlsx
+        sheet = load_workbook(file, read_only=True).active
+        rows = list(sheet.values)
+    ids = [r[rows[0].index("id")] for r in rows[1:]]
+    assert ids == ["replay:r3"] and rows[1][rows[0].index("label")] == "sarcastic"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="CSV", exact=True).click()
+    raw = Path(download.value.path()).read_bytes()
+    assert raw.startswith("\ufeff".encode()) and SARCASTIC in raw.decode("utf-8-sig")
+    snapshot(page, "explore-filtered")
+
+    # A shared link opens the same view; a post's text, author and links stay text.
+    page.goto(f"{dashboard_url}/explore?post=import:x1")
+    detail = page.locator(".st-key-post-detail")
+    detail.get_by_text("<script>window.pwned = 1</script>", exact=False).first.wait_for()
+    # shown as typed (in the quote, and again in the folded raw JSON)
+    assert detail.get_by_text("[click](http://evil.example)", exact=False).count() >= 1
+    assert detail.get_by_text("$$x^2$$", exact=False).count() >= 1
+    assert detail.locator("a[href*='evil']").count() == 0, detail.inner_html()[:2000]
+    assert detail.locator("script, img[src='x']").count() == 0
+    assert page.locator(".katex").count() == 0  # no LaTeX rendered
+    snapshot(page, "explore-detail")
+    clean(page)
+
+
+@pytest.mark.xfail(reason="headless clicks at a plotly point's position do not yet reach "
+                          "Streamlit as a selection event; the why panel is proven through its "
+                          "bucket box (test_dashboard) and charts.selected", strict=False)
+@pytest.mark.timeout(300)
+def test_clicking_a_chart_bucket_shows_its_posts(page):
+    page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
+    page.wait_for_timeout(1000)
+    # the volume chart's points, then the label mix's bars: the newest bucket first
+    targets = [page.locator(".js-plotly-plot").nth(0).locator(".scatterlayer .point"),
+               page.locator(".js-plotly-plot").nth(3).locator(".barlayer .point path")]
+    shown = page.locator('[data-testid="stText"]')
+    for points in targets:
+        for index in reversed(range(points.count())):
+            box = points.nth(index).bounding_box()
+            if box is None or shown.count():
+                continue
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)  # plotly picks the point on hover, then takes the click
+            page.wait_for_timeout(300)
+            page.mouse.click(x, y, delay=80)
+            page.wait_for_timeout(2500)
+    assert shown.count() >= 1  # the selected bucket's posts
+    assert page.get_by_text("open them in Explore").count() == 1
+    snapshot(page, "trends-why")
+    clean(page)

@@ -111,3 +111,51 @@ def test_the_demo_queries_match_what_they_matched_before():
         before = {r["id"] for r in rows if any(w in r["text"].lower() for w in words)}
         now = {r["id"] for r in rows if matches(query, r["text"])}
         assert now == before and len(now) > 100
+
+
+@pytest.mark.parametrize("query, text, expected", [
+    ("batter*", "my Battery died", True),
+    ("batter*", "batteries included", True),
+    ("batter*", "the batter was thin", True),
+    ("batter*", "a batte", False),
+    ("batter*", "a rebattery", False),  # the word must start with the prefix
+    ("#nimbus*", "#NimbusPhone rocks", True),
+    ("nimbus NEAR/3 camera", "nimbus has a great camera", True),  # 3 words between
+    ("nimbus NEAR/2 camera", "nimbus has a great camera", False),
+    ("camera NEAR/3 nimbus", "nimbus has a great camera", True),  # either order
+    ("nimbus NEAR/0 camera", "Nimbus camera", True),
+    ("batter* NEAR/1 drain*", "Voltra battery keeps draining", True),
+    ('"nimbus 7" NEAR/2 camera', "the Nimbus 7 has a camera", True),
+    ("(nimbus OR 云朵) NEAR/3 (续航 OR battery)", "云朵手机的续航不行", True),
+    ("云朵 NEAR/2 续航", "云朵手机的续航不行", False),  # each Chinese character is a word
+    ("云朵 NEAR/3 续航", "云朵手机的续航不行", True),
+    ("nimbus NEAR/3 camera AND -refund", "nimbus camera refund", False),
+])
+def test_wildcards_and_proximity(query, text, expected):
+    assert matches(query, text) is expected
+
+
+@pytest.mark.parametrize("query, reason, position", [
+    ("nimbus NEAR camera", "NEAR needs a distance", 8),
+    ("nimbus NEAR/x camera", "NEAR needs a distance", 8),
+    ("NEAR/3 camera", "expected a term before 'NEAR/3'", 1),
+    ("nimbus NEAR/3 (camera AND lens)", "NEAR joins terms", 16),
+    ("*mbus", "'*' goes at the end of a word", 1),
+    ("ni*mbus", "'*' goes at the end of a word", 3),
+    ("n*", "'*' goes at the end of a word", 2),
+])
+def test_wildcard_and_proximity_errors(query, reason, position):
+    with pytest.raises(QueryError) as error:
+        parse(query)
+    assert reason in error.value.reason
+    assert error.value.position + 1 == position
+
+
+def test_new_operators_on_the_server_side_and_in_explanations():
+    query = parse("nimbus NEAR/3 batter* -refund")
+    assert query.boolean() == "((nimbus AND batter*) AND NOT refund)"  # broad; we confirm
+    assert [t.bare for t in query.any_terms()] == ["nimbus"]
+    assert parse("batter*").any_terms()[0].bare == "batter"
+    assert query.explain("Nimbus battery, refund please") == {
+        "found": ["nimbus", "batter*", "refund"], "missing": []}
+    assert query.explain("nimbus") == {"found": ["nimbus"], "missing": ["batter*", "refund"]}

@@ -16,10 +16,12 @@ def main() -> None:
     st.title("Health")
     api = ui.client()
     health = api.health()
+    recent = frames.runs_frame(api.runs(limit=RUNS))
     status(health, api.base_url)
+    analysis(health, recent)
     sources(health["sources"])
     jobs(health["jobs"])
-    runs(frames.runs_frame(api.runs(limit=RUNS)))
+    runs(recent)
 
 
 def status(health: dict, url: str) -> None:
@@ -34,6 +36,21 @@ def status(health: dict, url: str) -> None:
              ("Images rejected", counts["images_rejected"]), ("Feedback", counts["feedback"])]
     for column, (label, value) in zip(st.columns(5) * 2, cells, strict=True):
         column.metric(label, value)
+
+
+def analysis(health: dict, recent: pd.DataFrame) -> None:
+    """The analysis backlog and how fast the analyzer works through it."""
+    st.subheader("Analysis")
+    pace = frames.throughput(recent)
+    backlog, hour, speed = st.columns(3)
+    backlog.metric("Backlog (posts pending)", f"{int(health['pending'])}")
+    hour.metric("Analyzed in the last hour", f"{pace['posts']}",
+                help=f"{pace['runs']} analyze runs among the last {RUNS} runs recorded")
+    speed.metric("Posts per second while busy",
+                 "–" if pace["per_s"] is None else f"{pace['per_s']}")
+    if pace["per_s"] and health["pending"]:
+        st.caption(f"At this pace the backlog clears in about "
+                   f"{timedelta(seconds=round(health['pending'] / pace['per_s']))}.")
 
 
 def sources(items: list[dict]) -> None:
