@@ -100,7 +100,6 @@ class RayRunner:
             self._owns = not ray.is_initialized()
             if self._owns:
                 _init(ray, self.address)
-            _quiet_ray_data()
             nodes = [n for n in ray.nodes() if n.get("Alive")]
         except RunnerUnavailable as exc:
             self.error = str(exc)
@@ -110,6 +109,7 @@ class RayRunner:
                           f"{self.address!r}: {type(exc).__name__}: {exc}")
             raise RunnerUnavailable(self.error) from None
         self._connected, self.error = True, None
+        _quiet_ray_data()
         log.info("ray runner: connected to %s (%d nodes)", self.address, len(nodes))
         if not _loopback(self.address) and os.environ.get("RAY_AUTH_MODE") != "token":
             log.warning("the Ray cluster at %s runs without token authentication: anyone who "

@@ -42,8 +42,24 @@ class LocalCluster:
                                       "--include-dashboard=false"], "head"))
         self._wait_for_port()
         for n in range(self.workers):
-            self.nodes.append(self._node(["--address", self.address], f"worker{n}"))
+            # One at a time, each retried once: Ray gives a starting node 30 s to register,
+            # which several nodes starting together on a loaded 2-core machine can miss.
+            for _ in range(2):
+                self.nodes.append(self._node(["--address", self.address], f"worker{n}"))
+                if self._started(f"worker{n}"):
+                    break
+                self.nodes.pop().wait()
+            else:
+                raise RuntimeError(f"ray worker{n} did not start: {self.log(f'worker{n}')}")
         return self
+
+    def _started(self, name: str) -> bool:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline and self.nodes[-1].poll() is None:
+            if "Ray runtime started" in self.log(name):
+                return True
+            time.sleep(0.3)
+        return False
 
     def _node(self, role: list[str], name: str) -> subprocess.Popen:
         low = 20000 + (self.port % 40) * 1000 + 300 * len(self.nodes)  # a range per node
@@ -56,9 +72,9 @@ class LocalCluster:
                 "--max-worker-port", str(low + 199)]
         for option in ports:
             args += [option, str(free_port())]
-        log = (self.temp / f"{name}.log").open("w")
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **self.env}, start_new_session=True)
+        with (self.temp / f"{name}.log").open("w") as log:  # the child keeps its own copy
+            return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                    env={**os.environ, **self.env}, start_new_session=True)
 
     def _wait_for_port(self) -> None:
         deadline = time.monotonic() + self.timeout_s
@@ -91,7 +107,7 @@ class LocalCluster:
                 node.send_signal(signal.SIGTERM)  # `ray start --block` stops its processes
         for node in self.nodes:
             try:
-                node.wait(timeout=30)
+                node.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
