@@ -162,7 +162,7 @@ class RayRunner:
             # hang the analyze job). Revisit with the pin.
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             out = ray.data.from_arrow(table).map_batches(
-                AnalyzerActor, fn_constructor_kwargs={"factory": self.factory},
+                _actor_class(self.factory),
                 batch_size=s.batch_size, batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(min_size=self.concurrency[0],
                                                    max_size=self.concurrency[1]),
@@ -192,8 +192,10 @@ class RayRunner:
 class AnalyzerActor:
     """One per Ray actor: loads the analyzer once, then analyzes batch after batch."""
 
-    def __init__(self, factory: Callable[[], Analyzer]):
-        self.analyzer = factory()
+    factory: Callable[[], Analyzer]  # set by _actor_class
+
+    def __init__(self):
+        self.analyzer = type(self).factory()
         self.images = Path(tempfile.gettempdir()) / "subtext-ray-images"
         self.images.mkdir(parents=True, exist_ok=True)
 
@@ -220,6 +222,12 @@ class AnalyzerActor:
             partial.write_bytes(data)
             partial.replace(path)  # atomic: a parallel actor never reads half a file
         return path
+
+
+def _actor_class(factory: Callable[[], Analyzer]) -> type:
+    """The actor class with its factory built in: no constructor arguments for Ray to keep in
+    its object store (a restart would need them)."""
+    return type("AnalyzerActor", (AnalyzerActor,), {"factory": staticmethod(factory)})
 
 
 def build_runner(settings, analyzer: Analyzer) -> LocalRunner | RayRunner:

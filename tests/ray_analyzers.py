@@ -40,7 +40,11 @@ class Echo:
             path.with_suffix(".part").replace(path)
 
 
-def marks(folder: Path, event: str) -> list[tuple[int, list[str]]]:
-    """(pid, texts) of every batch that reached `event`."""
-    return [(int(p.name.split("-")[1]), json.loads(p.read_text()))
-            for p in folder.glob(f"{event}-*") if p.suffix != ".part"]
+def marks(folder: Path, event: str) -> dict[str, tuple[int, list[str]]]:
+    """{batch: (pid, texts)} of every batch that reached `event`."""
+    out = {}
+    for path in folder.glob(f"{event}-*"):
+        if path.suffix != ".part":
+            _, pid, batch = path.name.split("-")
+            out[batch] = (int(pid), json.loads(path.read_text()))
+    return out
