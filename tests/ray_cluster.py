@@ -107,7 +107,7 @@ class LocalCluster:
                 node.send_signal(signal.SIGTERM)  # `ray start --block` stops its processes
         for node in self.nodes:
             try:
-                node.wait(timeout=10)
+                node.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
