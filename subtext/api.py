@@ -135,10 +135,12 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
+        runner = engine.runner.status()  # a Ray cluster out of reach: degraded, with why
         return {
-            "status": "ok",
+            "status": "ok" if runner["ok"] else "degraded",
             "version": __version__,
             "analyzer": engine.analyzer_id,
+            "runner": runner,
             "uptime_s": round(time.monotonic() - engine.started, 1),
             "demo": engine.config.is_demo,
             "pending": store.count_pending(engine.analyzer_id),

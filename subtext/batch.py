@@ -50,7 +50,8 @@ class Progress:
 
 def run(analyzer: Analyzer, source: Path, out: Path, batch_size: int = 64) -> int:
     """Analyze `source` into `out`; return the number of failed lines."""
-    total = sum(1 for line in source.open(encoding="utf-8", errors="replace") if line.strip())
+    with source.open(encoding="utf-8", errors="replace") as handle:  # closed, not leaked
+        total = sum(1 for line in handle if line.strip())
     progress = Progress(total)
     done = failed = 0
     with out.open("w", encoding="utf-8") as sink:

@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                                  '{"id", "text", "image"?, "lang"?} per line')
             command.add_argument("--out", type=Path, required=True,
                                  help="output JSONL: one verdict (or error) per input line")
+            command.add_argument("--runner", choices=["local", "ray"], default=None,
+                                 help="where batches run (default: [analysis] runner): ray "
+                                      "sends them to the cluster at [analysis] ray_address")
         elif name == "collect":
             command.add_argument("--once", action="store_true", required=True,
                                  help="collect once and exit (scheduled collection is the "
@@ -175,14 +178,31 @@ def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(config: Config, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from analysis.base import load_analyzer
+    from analysis.runners import LocalRunner, RayRunner, RunnerUnavailable
     from subtext import batch
+    from subtext.config import check_ray_address
 
     if not args.file.is_file():
         print(f"subtext: no such file: {args.file}", file=sys.stderr)
         return 2
-    analyzer = load_analyzer(config.analysis)
-    failed = batch.run(analyzer, args.file, args.out, config.analysis.batch_size)
+    settings = replace(config.analysis, runner=args.runner or config.analysis.runner)
+    if settings.runner == "ray":
+        check_ray_address(config.path or "-", settings.ray_address)
+        runner = RayRunner(settings)  # the workers load the analyzer, this process does not
+        try:
+            runner.connect()
+        except RunnerUnavailable as exc:  # never a silent fall-back to the local runner
+            print(f"subtext: {exc}", file=sys.stderr)
+            return 1
+    else:
+        runner = LocalRunner(load_analyzer(settings), settings.batch_size)
+    try:
+        failed = batch.run(runner, args.file, args.out, runner.batch_posts)
+    finally:
+        runner.close()
     print(f"wrote {args.out}" + (f"; {failed} line(s) failed" if failed else ""),
           file=sys.stderr)
     return 1 if failed else 0

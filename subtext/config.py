@@ -67,6 +67,12 @@ class Analysis:
     emotion_model: str = "j-hartmann/emotion-english-distilroberta-base"  # text-hf; "" to skip
     # text-hf: {role: {model label: our label}} for models whose labels are not ours
     label_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Where batches run: "local" (this process) or "ray" (an actor pool on a Ray cluster).
+    runner: str = "local"
+    ray_address: str = ""  # ray: auto | host:port | ray://host:10001 | local (a private Ray)
+    ray_concurrency: tuple[int, int] = (1, 2)  # ray: actors in the pool, min and max
+    ray_num_cpus: float = 1.0  # ray: CPUs each actor reserves
+    ray_num_gpus: float = 0.0  # ray: GPUs each actor reserves (vlm, text-hf on CUDA)
 
 
 @dataclass(frozen=True)
@@ -215,7 +221,9 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
     r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
                            "dtype",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
-                           "sentiment_model", "irony_model", "emotion_model", "label_maps"})
+                           "sentiment_model", "irony_model", "emotion_model", "label_maps",
+                           "runner", "ray_address", "ray_concurrency", "ray_num_cpus",
+                           "ray_num_gpus"})
     backend = r.get(a, "analysis.backend", str, "lite")
     if backend not in BACKENDS:
         raise ConfigError(r.file, "analysis.backend", f"unknown backend {backend!r}; known: "
@@ -255,7 +263,48 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         irony_model=_model_id(r, a, "irony_model", default.irony_model, False),
         emotion_model=_model_id(r, a, "emotion_model", default.emotion_model, False),
         label_maps=_label_maps(r, r.table(a, "label_maps") if "label_maps" in a else {}),
+        **_runner(r, a),
     )
+
+
+RUNNERS = ("local", "ray")
+RAY_ADDRESS = re.compile(r"auto|local|(ray://)?([\w.\-]+|\[[0-9a-fA-F:]+\]):\d{1,5}")
+
+
+def _runner(r: _Reader, a: dict) -> dict:
+    """[analysis] runner and its ray_* keys; the ray ones are checked only for runner = ray."""
+    runner = r.get(a, "analysis.runner", str, "local")
+    if runner not in RUNNERS:
+        raise ConfigError(r.file, "analysis.runner",
+                          f"expected one of {', '.join(RUNNERS)}, got {runner!r}")
+    address = r.get(a, "analysis.ray_address", str, "").strip()
+    if runner == "ray":
+        check_ray_address(r.file, address)
+    concurrency = a.get("ray_concurrency", [1, 2])
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool):
+        concurrency = [concurrency, concurrency]
+    whole = isinstance(concurrency, list) and len(concurrency) == 2 and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in concurrency)
+    if not whole or not 1 <= concurrency[0] <= concurrency[1]:
+        raise ConfigError(r.file, "analysis.ray_concurrency", "expected a positive integer or "
+                          f"[min, max] with 1 <= min <= max, got {concurrency!r}")
+    cpus = r.get(a, "analysis.ray_num_cpus", (int, float), 1.0)
+    gpus = r.get(a, "analysis.ray_num_gpus", (int, float), 0.0)
+    for key, value in (("ray_num_cpus", cpus), ("ray_num_gpus", gpus)):
+        if value < 0:
+            raise ConfigError(r.file, f"analysis.{key}", f"must not be negative, got {value}")
+    return {"runner": runner, "ray_address": address,
+            "ray_concurrency": (concurrency[0], concurrency[1]),
+            "ray_num_cpus": float(cpus), "ray_num_gpus": float(gpus)}
+
+
+def check_ray_address(file: str | Path, address: str) -> None:
+    """runner = ray needs an address; an empty one never starts a Ray of its own."""
+    if not RAY_ADDRESS.fullmatch(address):
+        got = f"got {address!r}" if address else "it is empty"
+        raise ConfigError(file, "analysis.ray_address", "runner 'ray' needs the cluster's "
+                          "address: auto (the cluster this machine joined), host:port, "
+                          f"ray://host:10001, or local to start a private Ray here; {got}")
 
 
 def _load_in_4bit(r: _Reader, a: dict) -> bool:

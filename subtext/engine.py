@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from alerts import channels
 from analysis import learn
 from analysis.base import Analyzer, analyzer_id, load_analyzer
+from analysis.runners import LocalRunner, RayRunner, build_runner
 from collectors.base import Collector
 from collectors.registry import SettingError, build_collector
 from data import queries
@@ -32,13 +33,16 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 class Engine:
     def __init__(self, config: Config, analyzer: Analyzer | None = None,
-                 collectors: dict[str, Collector] | None = None):
+                 collectors: dict[str, Collector] | None = None,
+                 runner: LocalRunner | RayRunner | None = None):
         self.config = config
         self.channels = build_channels(config)  # first: a missing secret fails fast
         self.collectors = collectors if collectors is not None else build_collectors(config)
         # With the deployment's learned correction layer, when `learn` installed one.
         self.analyzer = learn.wrap(analyzer or load_analyzer(config.analysis), config.data_dir)
         self.analyzer_id = analyzer_id(self.analyzer)
+        # Where the analyze job's batches run ([analysis] runner); /v1/analyze stays local.
+        self.runner = runner or build_runner(config.analysis, self.analyzer)
         self.store = Store.open(config.data_dir)
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
@@ -57,7 +61,7 @@ class Engine:
                 for s in self.config.sources for b in self.config.brands}
 
     def analyze_pending(self) -> jobs.RunResult | None:
-        return jobs.analyze_pending(self.store, self.analyzer, self.config.analysis.batch_size,
+        return jobs.analyze_pending(self.store, self.runner, self.runner.batch_posts,
                                     stopping=self.stopping)
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
@@ -98,6 +102,7 @@ class Engine:
             if close is not None:
                 close()  # their HTTP clients
         self.store.close()
+        self.runner.close()
         close = getattr(self.analyzer, "close", None)
         if close is not None:
             close()  # transformers backends free their model and its GPU memory
