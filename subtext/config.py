@@ -52,6 +52,8 @@ class Analysis:
     every_seconds: int = 5
     # lite: which posts get the embedding heads (the slow, better part): always | auto | never
     embed: str = "always"
+    # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
+    sarcasm_prior: float = 0.35
     # The transformers backends (vlm, text-hf); lite ignores these.
     model: str = ""  # vlm: a hub id (read from the local cache only) or a local directory
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
@@ -175,7 +177,7 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
     r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
-                           "dtype",
+                           "dtype", "sarcasm_prior",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps"})
     backend = r.get(a, "analysis.backend", str, "lite")
@@ -205,6 +207,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         batch_size=r.positive(a, "analysis.batch_size", 8 if backend == "vlm" else 64),
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
         embed=embed,
+        sarcasm_prior=_sarcasm_prior(r, a, default.sarcasm_prior),
         model=model.strip(),
         device=device,
         dtype=dtype,
@@ -218,6 +221,14 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         emotion_model=_model_id(r, a, "emotion_model", default.emotion_model, False),
         label_maps=_label_maps(r, r.table(a, "label_maps") if "label_maps" in a else {}),
     )
+
+
+def _sarcasm_prior(r: _Reader, a: dict, default: float) -> float:
+    value = a.get("sarcasm_prior", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(r.file, "analysis.sarcasm_prior",
+                          f"expected a share between 0 and 1 (e.g. 0.2), got {value!r}")
+    return float(value)
 
 
 def _load_in_4bit(r: _Reader, a: dict) -> bool:
