@@ -110,3 +110,18 @@ def _compare(lowered: str, brands: dict[str, list[str]], named: dict[str, int],
                      lowered):
             return a, "wins"
     return None
+
+
+def brand_terms(brands) -> dict[str, list[str]]:
+    """brand name -> the words naming it: its name and the plain terms of its query
+    ("nimbus OR 云朵" -> nimbus, 云朵). `brands`: subtext.config.Brand objects."""
+    from collectors.query import parse
+
+    out = {}
+    for b in brands:
+        try:
+            terms = [t.bare for t in parse(b.query).any_terms()]
+        except ValueError:  # the config loader already rejects bad queries
+            terms = []
+        out[b.name] = [b.name, *terms]
+    return out

@@ -124,12 +124,16 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     where, params = f.where()
     if f.brand is not None:  # a post about both brands counts only for the one asked for
         where, params = f"{where} AND b.brand = ?", [*params, f.brand]
-    key = TREND_KEYS[by]
+    # 9b: a post about two brands counts for each with its per-brand verdict, if it has one
+    key = {"label": "coalesce(bv.label, v.label, 'pending')",
+           "sentiment": "coalesce(bv.sentiment, v.sentiment, 'pending')"}.get(by, TREND_KEYS[by])
     cur = store.reader().execute(
         f"""
         SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket, b.brand AS brand,
                {key} AS key, count(*) AS count
           FROM {_from()} JOIN post_brands b ON b.post_id = p.id
+          LEFT JOIN post_brand_verdicts bv
+            ON bv.post_id = p.id AND bv.brand = b.brand AND bv.analyzer = v.analyzer
          WHERE {where}
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)

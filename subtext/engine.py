@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.routing import Thresholds
 from analysis.base import Analyzer, analyzer_id, load_analyzer
+from analysis.targets import brand_terms
 from collectors.base import Collector
 from collectors.registry import SettingError, build_collector
 from data import queries
@@ -35,6 +36,7 @@ class Engine:
         self.analyzer = analyzer or load_analyzer(config.analysis)
         self.analyzer_id = analyzer_id(self.analyzer)
         self.store = Store.open(config.data_dir)
+        self.store.brand_terms = brand_terms(config.brands)  # 9b: for per-brand verdicts
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
         self.thresholds = Thresholds(config.alerts.sarcasm_threshold,
