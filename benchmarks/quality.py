@@ -108,10 +108,20 @@ def dev_lines(corpora: dict, sample: int | None, seed: int = T.SEED) -> dict[str
     """Which rows of each dev corpus (and of the sincere-positive sets) go to the CLI."""
     rng = np.random.default_rng(seed)
     picked = {}
-    for name in {d.corpus for d in T.DEV_SETS} | {c for c, _ in SINCERE}:
+    for name in sorted({d.corpus for d in T.DEV_SETS} | {c for c, _ in SINCERE}):
         n = len(corpora[name].split)
         picked[name] = (sorted(rng.choice(n, sample, replace=False).tolist())
                         if sample and n > sample else list(range(n)))
+    return picked
+
+
+def reused_lines(folder: Path) -> dict[str, list[int]]:
+    """The dev rows of an earlier run's kept in.jsonl: before/after on the very same items."""
+    picked: dict[str, list[int]] = {}
+    for line in _jsonl(folder / "in.jsonl"):
+        name, _, row = line["id"].rpartition("/")
+        if name != "demo":
+            picked.setdefault(name, []).append(int(row))
     return picked
 
 
@@ -229,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a subtext.toml for the CLI run (e.g. another sarcasm_prior)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the batch input/output JSONL in this folder")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="score the dev items of an earlier run's --keep folder")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the char LR fits (minutes; the same for every CLI run)")
     args = parser.parse_args(argv)
     if not D.available():
         print(f"shared data not found at {D.data_dir()} (set SUBTEXT_SHARED_DATA)",
@@ -236,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     corpora = T.load_corpora(None)  # whole: the baseline trains on full training splits
-    picked = dev_lines(corpora, args.sample)
+    picked = reused_lines(args.reuse) if args.reuse else dev_lines(corpora, args.sample)
     demo = _jsonl(DEMO / "posts.jsonl")
     truth = {r["id"]: r for r in _jsonl(DEMO / "labels.jsonl")}
     verdicts = analyze_cli(batch_lines(corpora, picked, demo), args.config, args.keep)
     fitted: dict = {}
     rows = [Row(dev, len(picked[dev.corpus]),
                 score_cli(dev, corpora, picked[dev.corpus], verdicts),
+                float("nan") if args.no_baseline else
                 char_lr(dev, corpora, picked[dev.corpus], fitted), dev.corpus in SEEN)
             for dev in T.DEV_SETS]
     report(rows, false_sarcasm(corpora, picked, verdicts, truth), demo_figures(verdicts, truth))
