@@ -272,6 +272,8 @@ def report(rows: list[Row], noise, demo: dict) -> None:
     for r in rows:
         if r.seen:
             verdict = "SEEN in training: not a held-out figure"
+        elif np.isnan(r.char):
+            verdict = "target met" if r.ours >= r.dev.target else "target missed"
         else:
             verdict = ("beats char LR" if r.ours > r.char else "DOES NOT beat char LR") + (
                 "; target met" if r.ours >= r.dev.target else "; target missed")
