@@ -36,7 +36,8 @@ def load_analyzer(settings) -> Analyzer:
     if backend == "lite":
         from analysis.lite import LiteAnalyzer
 
-        return LiteAnalyzer(embed=getattr(settings, "embed", "always"))
+        return LiteAnalyzer(embed=getattr(settings, "embed", "always"),
+                            sarcasm_prior=getattr(settings, "sarcasm_prior", None))
     if isinstance(settings, str):
         from subtext.config import Analysis
 

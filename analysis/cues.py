@@ -64,7 +64,7 @@ PHRASES_EN = ["yeah right", "yea right", "thanks a lot", "thanks for nothing", "
               "gotta love", "got to love", "you gotta love", "love it when", "love how",
               "love being", "love waiting", "love getting", "can't wait to", "cant wait to",
               "so glad", "so happy that", "because that makes sense", "oh wait", "sure, ",
-              "sure thing", "as if", "big surprise", "shocker", "thanks, ", "great job",
+              "sure thing", "as if", "big surprise", "shocker", "great job",
               "well done", "good job", "genius", "bravo", "nice going", "real smooth",
               "way to go", "my favorite thing", "favourite thing", "best day ever", "fun times",
               "what fun", "perfect timing", "exactly what"]
@@ -99,7 +99,7 @@ COMPLAINT_EN = {"hate", "terrible", "awful", "worst", "broken", "breaks", "broke
                 "sucks", "lag", "laggy", "burn", "waiting", "wait", "late", "delayed", "delay",
                 "lost", "stuck", "sick", "tired", "rain", "traffic", "cancelled", "canceled",
                 "error", "ugh", "again", "monday", "exam", "exams", "homework", "work", "pain",
-                "no", "not", "never", "nothing", "cold", "hot", "sleep", "awake", "hours",
+                "cold", "hot", "sleep", "awake", "hours", "heat", "overheats", "unusable",
                 "expensive", "ads", "spam", "fired", "flu", "headache", "mess"}
 PRAISE_ZH = ["好", "棒", "喜欢", "爱", "厉害", "赞", "优秀", "完美", "流畅", "满意", "推荐", "惊艳",
              "漂亮", "给力", "牛", "好用", "开心", "感谢", "谢谢", "神机", "真香", "聪明", "伟大",
@@ -111,6 +111,13 @@ COMPLAINT_ZH = ["差", "烂", "垃圾", "坑", "卡", "崩", "发烫", "烫", "�
                 "穷", "破产",
                 "加班", "熬夜", "崩溃", "难受", "疼", "惨", "死", "倒闭", "涨价", "缩水"]
 ZH_NEGATORS = ("不", "没", "别", "无")
+ZH_NEGATORS_2 = ("没有", "不会", "不再", "从不", "毫不", "一点不", "并不")
+# A negator up to two words before a word turns it around: "no lag, no heat" and "never
+# crashes" are not complaints, "not great" is one. (Standalone "no"/"not" used to count as
+# complaints, which made sincere "no lag" praise look like praise + complaint.)
+EN_NEGATORS = {"no", "not", "never", "without", "zero", "barely", "hardly", "nothing", "isn't",
+               "wasn't", "doesn't", "don't", "didn't", "won't", "can't", "cannot", "haven't",
+               "hasn't", "aren't", "nor", "less"}
 
 
 # --- detectors -------------------------------------------------------------------------------
@@ -126,19 +133,42 @@ def _words(text: str) -> list[str]:
 def praise_words(text: str, lang: str) -> list[str]:
     if _is_zh(lang):
         return [w for w in PRAISE_ZH if w in text and not _negated_zh(text, w)]
-    return [w for w in _words(text) if w in PRAISE_EN]
+    return [w for w, negated in _polar_en(text, PRAISE_EN) if not negated]
 
 
 def complaint_words(text: str, lang: str) -> list[str]:
+    """Complaints, negation-aware: 不卡 / "no lag" are not complaints, "not great" is one."""
     if _is_zh(lang):
-        return [w for w in COMPLAINT_ZH if w in text]
-    return [w for w in _words(text) if w in COMPLAINT_EN]
+        return ([w for w in COMPLAINT_ZH if w in text and not _negated_zh(text, w)]
+                + [f"不{w}" for w in PRAISE_ZH if w in text and _negated_zh(text, w)])
+    return ([w for w, negated in _polar_en(text, COMPLAINT_EN) if not negated]
+            + [f"not {w}" for w, negated in _polar_en(text, PRAISE_EN) if negated])
+
+
+def _polar_en(text: str, lexicon: set[str]) -> list[tuple[str, bool]]:
+    """(word, negated) for each word of `lexicon` in the text; a negator one or two words
+    before it negates it. Sentence punctuation stops the look-back."""
+    out = []
+    for clause in re.split(r"[.!?;,:]", text.lower()):
+        words = _words(clause)
+        for i, w in enumerate(words):
+            if w in lexicon:
+                back = words[max(0, i - 2):i]
+                out.append((w, any(b in EN_NEGATORS or b.endswith("n't") for b in back)))
+    return out
 
 
 def _negated_zh(text: str, word: str) -> bool:
-    """不好 / 没好 is not praise."""
-    at = text.find(word)
-    return at > 0 and text[at - 1] in ZH_NEGATORS
+    """True when every occurrence of `word` is negated: 不好 / 没好 is not praise, 不卡 /
+    没有问题 / 一点不卡 is not a complaint."""
+    at, seen = text.find(word), False
+    while at >= 0:
+        before = text[max(0, at - 3):at]
+        if not (before.endswith(ZH_NEGATORS) or before.endswith(ZH_NEGATORS_2)):
+            return False
+        seen = True
+        at = text.find(word, at + 1)
+    return seen
 
 
 _SCARE = re.compile(r"[\"“「『']([^\"”」』'\n]{1,24})[\"”」』']")

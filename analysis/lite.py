@@ -29,8 +29,10 @@ class LiteAnalyzer:
     version = VERSION
 
     def __init__(self, read_images: bool = True, calibrated: bool = True,
-                 artifacts: Path | None = None, embed: str = "always"):
+                 artifacts: Path | None = None, embed: str = "always",
+                 sarcasm_prior: float | None = None):
         self.read_images, self.calibrated, self.artifacts = read_images, calibrated, artifacts
+        self.sarcasm_prior = sarcasm_prior  # None: fusion's STREAM_SARCASM_PRIOR
         # "always": every post gets the e5 embedding (the better dev figures: TweetEval
         # sentiment 0.674 vs 0.585 macro recall); "auto": only posts the fast model is unsure
         # of (about 15%), several times faster.
@@ -106,7 +108,8 @@ class LiteAnalyzer:
         if not text.strip() and caption is not None:
             # An image-only post: its caption is its text.
             scores, caption, text = caption, None, image.ocr_text
-        fused = fuse(scores, caption, face_polarity, face["scores"] if face else None)
+        fused = fuse(scores, caption, face_polarity, face["scores"] if face else None,
+                     prior=self.sarcasm_prior)
         if image is not None:
             notes = notes + image.notes
         if empty:
@@ -134,7 +137,8 @@ class LiteAnalyzer:
             caption_polarity=fused.polarity.get("caption"),
             face=face["expression"] if face else None, face_polarity=face_polarity,
             cues=scores.cues + (caption.cues if caption else []), incongruity=fused.incongruity,
-            empty=empty))
+            empty=empty, text_polarity=fused.polarity.get("text"),
+            text_sarcasm=scores.sarcasm))
         image_ms = image.latency_ms if image is not None else 0.0
         return _to_verdict(fused, confidence, sentence, evidence, latency_ms + image_ms)
 

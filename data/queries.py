@@ -211,13 +211,25 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     source = _from(by not in ("brand", "source") or f.needs_verdicts())
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        only, params = "WHERE lower(brand) = lower(?)", [*params, f.brand]
+        only, params = "WHERE lower(rows.brand) = lower(?)", [*params, f.brand]
+    # 9b: a post about two brands counts for each with its per-brand verdict, if it has one
+    # and no reviewer gave its label
+    per_brand = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
+                 "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
+    if by in per_brand:
+        outer = per_brand[by]
+        extra = ", p.id AS post_id, v.analyzer AS analyzer, coalesce(v.human, false) AS human"
+        joined = """LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
+                      AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer"""
+    else:
+        extra = joined = ""
     cur = store.reader().execute(
         f"""
         WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
-                             unnest({BRANDS_OF}) AS brand, {inner} AS key
+                             unnest({BRANDS_OF}) AS brand, {inner} AS key{extra}
                         FROM {source} WHERE {where})
-        SELECT bucket, brand, {outer} AS key, count(*) AS count FROM rows {only}
+        SELECT bucket, rows.brand AS brand, {outer} AS key, count(*) AS count
+          FROM rows {joined} {only}
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)
     return _rows(cur)

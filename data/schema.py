@@ -236,6 +236,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feedback ADD COLUMN irrelevant BOOLEAN;
     CREATE INDEX feedback_post ON feedback (post_id);
     """,
+    """,
+    # 3 (issue 9b): per-brand sentiment of posts that name two or more brands
+    # (analysis/targets.py): "Nimbus wins easily" is positive for Nimbus, negative for Voltra
+    """
+    CREATE TABLE post_brand_verdicts (
+        post_id    VARCHAR NOT NULL,
+        brand      VARCHAR NOT NULL,
+        analyzer   VARCHAR NOT NULL,
+        sentiment  VARCHAR NOT NULL,
+        label      VARCHAR NOT NULL,
+        rule       VARCHAR NOT NULL,                -- which targets.py rule decided it
+        PRIMARY KEY (post_id, brand, analyzer)
+    );
+    """,
 ]
 
 

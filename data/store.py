@@ -153,6 +153,38 @@ class Store:
         table = bulk.verdict_table([(p.id, p.content_hash, v) for p, v in results], utcnow())
         with self._transaction() as cur:
             bulk.replace_verdicts(cur, table)
+            self._save_brand_verdicts(cur, results)  # 9b: same transaction as the verdicts
+
+    # -- per-brand verdicts (issue 9b) ------------------------------------------------------
+    brand_terms: dict[str, list[str]] = {}  # brand -> words naming it; the engine sets this
+
+    def _save_brand_verdicts(self, cur, results: list[tuple[Pending, Verdict]]) -> None:
+        """Per-brand sentiment of the posts among `results` that belong to two or more
+        brands, in one set-based INSERT (analysis/targets.py decides it)."""
+        from analysis.targets import brand_verdicts
+
+        ids = [item.id for item, _ in results]
+        owners: dict[str, list[str]] = {}
+        for post_id, brand in cur.execute(
+                "SELECT post_id, brand FROM post_brands WHERE list_contains(?, post_id) "
+                "ORDER BY brand", [ids]).fetchall():
+            owners.setdefault(post_id, []).append(brand)
+        rows = []
+        for item, v in results:
+            brands = owners.get(item.id, [])
+            if len(brands) < 2:
+                continue
+            terms = {b: self.brand_terms.get(b, [b]) for b in brands}
+            found = {bv.brand: bv for bv in brand_verdicts(item.text, terms, v.label,
+                                                           v.sentiment)}
+            for b in brands:
+                bv = found.get(b)
+                rows.append((item.id, b, v.analyzer, bv.sentiment if bv else v.sentiment,
+                             bv.label if bv else v.label, bv.rule if bv else "post"))
+        if rows:
+            cur.execute("INSERT OR REPLACE INTO post_brand_verdicts SELECT unnest(?), "
+                        "unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
+                        [list(col) for col in zip(*rows, strict=True)])
 
     def verdicts_since(self, since: datetime | None) -> list[dict]:
         """Verdicts written after `since` with their post's brands: the alert job's input."""
@@ -161,7 +193,11 @@ class Store:
             SELECT v.post_id, v.label, v.sentiment, v.sarcasm, v.sarcasm_score, v.confidence,
                    v.explanation, v.created_at, p.text,
                    coalesce((SELECT list(brand ORDER BY brand) FROM post_brands b
-                              WHERE b.post_id = v.post_id), []) AS brands
+                              WHERE b.post_id = v.post_id), []) AS brands,
+                   -- 9b: {brand: sentiment} where a two-brand post splits its verdict
+                   (SELECT map(list(bv.brand), list(bv.sentiment)) FROM post_brand_verdicts bv
+                     WHERE bv.post_id = v.post_id AND bv.analyzer = v.analyzer)
+                     AS brand_sentiment
               FROM verdicts v JOIN posts p ON p.id = v.post_id
              WHERE v.created_at > coalesce(?, TIMESTAMP '1970-01-01')
              ORDER BY v.created_at

@@ -55,6 +55,8 @@ class Analysis:
     every_seconds: int = 5
     # lite: which posts get the embedding heads (the slow, better part): always | auto | never
     embed: str = "always"
+    # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
+    sarcasm_prior: float = 0.35
     # The transformers backends (vlm, text-hf); lite ignores these.
     model: str = ""  # vlm: a hub id (read from the local cache only) or a local directory
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
@@ -219,7 +221,7 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
     r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
-                           "dtype",
+                           "dtype", "sarcasm_prior",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps",
                            "runner", "ray_address", "ray_concurrency", "ray_num_cpus",
@@ -251,6 +253,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         batch_size=r.positive(a, "analysis.batch_size", 8 if backend == "vlm" else 64),
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
         embed=embed,
+        sarcasm_prior=_sarcasm_prior(r, a, default.sarcasm_prior),
         model=model.strip(),
         device=device,
         dtype=dtype,
@@ -305,6 +308,12 @@ def check_ray_address(file: str | Path, address: str) -> None:
         raise ConfigError(file, "analysis.ray_address", "runner 'ray' needs the cluster's "
                           "address: auto (the cluster this machine joined), host:port, "
                           f"ray://host:10001, or local to start a private Ray here; {got}")
+def _sarcasm_prior(r: _Reader, a: dict, default: float) -> float:
+    value = a.get("sarcasm_prior", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(r.file, "analysis.sarcasm_prior",
+                          f"expected a share between 0 and 1 (e.g. 0.2), got {value!r}")
+    return float(value)
 
 
 def _load_in_4bit(r: _Reader, a: dict) -> bool:

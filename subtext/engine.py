@@ -19,6 +19,7 @@ from alerts import channels
 from analysis import learn
 from analysis.base import Analyzer, analyzer_id, load_analyzer
 from analysis.runners import LocalRunner, RayRunner, build_runner
+from analysis.targets import brand_terms
 from collectors.base import Collector
 from collectors.registry import SettingError, build_collector
 from data import queries
@@ -44,6 +45,7 @@ class Engine:
         # Where the analyze job's batches run ([analysis] runner); /v1/analyze stays local.
         self.runner = runner or build_runner(config.analysis, self.analyzer)
         self.store = Store.open(config.data_dir)
+        self.store.brand_terms = brand_terms(config.brands)  # 9b: for per-brand verdicts
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
         self.stopping = threading.Event()  # set by stop(): long jobs end after their batch

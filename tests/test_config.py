@@ -42,6 +42,8 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
      "must be positive"),
     ("[analysis]\nbackend = 'magic'\n", "analysis.backend", "unknown backend"),
     ("[analysis]\nembed = 'sometimes'\n", "analysis.embed", "expected one of always"),
+    ("[analysis]\nsarcasm_prior = 1.5\n", "analysis.sarcasm_prior", "between 0 and 1"),
+    ("[analysis]\nsarcasm_prior = 'high'\n", "analysis.sarcasm_prior", "between 0 and 1"),
     ("[alerts]\nsarcasm_threshold = 1.5\n", "alerts.sarcasm_threshold", "between 0 and 1"),
     ("brands = 3\n", "brands", "expected an array"),
     ("this is = not toml [", "-", "not valid TOML"),
@@ -74,3 +76,11 @@ def test_lite_embed_mode_reaches_the_analyzer(tmp_path):
     assert config.analysis.embed == "auto"
     assert load_analyzer(config.analysis).embed == "auto"
     assert load_analyzer("lite").embed == "always"  # the default: the better dev figures
+
+
+def test_sarcasm_prior_reaches_the_lite_analyzer(tmp_path):
+    from analysis.base import load_analyzer
+
+    config = load(write(tmp_path, "[analysis]\nsarcasm_prior = 0.6\n"))
+    assert config.analysis.sarcasm_prior == 0.6
+    assert load_analyzer(config.analysis).sarcasm_prior == 0.6

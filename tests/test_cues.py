@@ -94,3 +94,37 @@ def test_vector_shape_range_and_order():
 def test_empty_and_none_text():
     assert find_cues("", "zh") == []
     assert find_cues(None, "en") == []
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Nimbus 7 one month in: no lag, no heat, battery still solid. Great phone.", "en"),
+    ("Two weeks in and it never crashes, not slow at all. Love it.", "en"),
+    ("说实话，云朵这次的系统动画做得很舒服，一点不卡", "zh"),
+    ("从别家换到云朵7，最大的感受就是：安静，不烫，好用", "zh"),
+    ("玩一小时游戏都没有问题，喜欢", "zh")])
+def test_negated_complaints_are_not_complaints(text, lang):
+    from analysis.cues import complaint_words
+
+    assert complaint_words(text, lang) == []
+    assert "praise_complaint" not in features(text, lang)
+
+
+def test_negated_praise_is_a_complaint_in_english():
+    from analysis.cues import complaint_words, praise_words
+
+    text = "Camera app takes ages to open. Not a great first impression."
+    assert complaint_words(text, "en") == ["not great"] and praise_words(text, "en") == []
+
+
+def test_a_complaint_negated_once_but_stated_again_still_counts():
+    from analysis.cues import complaint_words
+
+    assert complaint_words("白天不烫，晚上玩游戏就烫", "zh") == ["烫"]
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Nimbus customer service replaced my screen for free. Thank you!", "en"),
+    ("Thanks, support team, the replacement arrived in two days", "en"),
+    ("谢谢云朵客服，很快就修好了", "zh")])
+def test_sincere_thanks_is_no_sarcasm_cue(text, lang):
+    assert names(text, lang) == []

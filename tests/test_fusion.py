@@ -63,9 +63,30 @@ def test_text_sarcasm_alone_is_enough():
 def test_sarcasm_odds_move_to_the_stream_prior():
     from analysis.fusion import STREAM_SARCASM_PRIOR, stream_sarcasm
 
-    assert stream_sarcasm(S(PRAISE.sentiment, sarcasm=0.45)) == pytest.approx(
-        STREAM_SARCASM_PRIOR, abs=1e-6)
-    assert stream_sarcasm(S(PRAISE.sentiment, sarcasm=0.9)) < 0.9
+    cued = S(PRAISE.sentiment, sarcasm=0.45, cues=["🙄"])
+    assert stream_sarcasm(cued) == pytest.approx(STREAM_SARCASM_PRIOR, abs=1e-6)
+    assert stream_sarcasm(cued, prior=0.6) == pytest.approx(0.6, abs=1e-6)
+    assert stream_sarcasm(S(PRAISE.sentiment, sarcasm=0.9, cues=["🙄"])) < 0.9
+
+
+def test_a_higher_deployment_prior_calls_more_sarcasm():
+    borderline = S(PRAISE.sentiment, sarcasm=0.6, cues=["🙄"])
+    assert fuse(borderline, prior=0.1).label == "positive"
+    assert fuse(borderline, prior=0.8).label == "sarcastic"
+
+
+def test_sarcasm_with_no_cue_behind_it_counts_less():
+    from analysis.fusion import stream_sarcasm
+
+    bare, cued = S(PRAISE.sentiment, sarcasm=0.7), S(PRAISE.sentiment, sarcasm=0.7, cues=["🙄"])
+    assert stream_sarcasm(bare) < stream_sarcasm(cued)
+
+
+def test_positive_post_under_a_positive_picture_is_not_sarcastic():
+    sarcastic_caption = S(PRAISE.sentiment, sarcasm=0.95, cues=["hyperbole"])
+    fused = fuse(PRAISE, caption=sarcastic_caption, face_polarity=0.8)
+    assert fused.label == "positive" and fused.incongruity == 0
+    assert fused.sarcasm_score == fuse(PRAISE).sarcasm_score  # the caption adds nothing
 
 
 @pytest.mark.parametrize("text_pol, picture_pol, expected", [
@@ -103,3 +124,19 @@ def test_plain_explanations_in_both_languages():
         "The post reads negative ('terrible', 'drains').")
     assert explain(Evidence("zh", "positive", "拍照很棒，推荐")) == "帖子整体正面（'棒', '推荐'）。"
     assert "low confidence" in explain(Evidence("en", "neutral", "", empty=True))
+
+
+def test_sarcasm_on_negative_words_never_sounds_positive():
+    text = "My Voltra X2 overheats after ten minutes of maps. Very disappointed."
+    sentence = explain(Evidence("en", "sarcastic", text, text_polarity=-0.8, text_sarcasm=0.7))
+    assert "sounds positive" not in sentence and "praises" not in sentence
+    assert "'overheats'" in sentence and "'disappointed'" in sentence and "0.70" in sentence
+    zh = explain(Evidence("zh", "sarcastic", "发烫严重，太失望了", text_polarity=-0.7,
+                          text_sarcasm=0.66))
+    assert "看似正面" not in zh and "'失望'" in zh
+
+
+def test_explanations_skip_negated_words():
+    sentence = explain(Evidence("en", "positive", "No lag, no heat, great battery"))
+    assert sentence == "The post reads positive ('great')."
+    assert "'卡'" not in explain(Evidence("zh", "positive", "一点不卡，很流畅"))

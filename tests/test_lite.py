@@ -94,3 +94,47 @@ def test_verdict_shape_and_calibrated_confidence(lite):
         assert verdict.analyzer == "lite@1.1" and 0 <= verdict.confidence <= 1
         assert abs(sum(verdict.emotions.values()) - 1) < 1e-2
         assert verdict.latency_ms > 0
+
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+# The text head of the shipped model calls these two ironic by itself (P ≈ 0.6–0.8, no cue
+# left behind it now): strict xfail, so the test turns red the day a model fixes them.
+HEAD_FIRES = pytest.mark.xfail(strict=True, reason="the shipped text head's own sarcasm")
+
+
+@pytest.mark.parametrize("text, lang, image", [
+    pytest.param("Nimbus customer service replaced my screen for free. Thank you!", "en", None,
+                 marks=HEAD_FIRES),
+    pytest.param("Nimbus 7 one month in: no lag, no heat, battery still solid. Boring in the "
+                 "best way.", "en", "nimbus_thumbs_en.png", marks=HEAD_FIRES),
+    ("说实话，云朵这次的系统动画做得很舒服，一点不卡", "zh", None),
+    ("从别家换到云朵7，最大的感受就是：安静，不烫，省心", "zh", None),
+    ("谢谢云朵客服，很快就帮我修好了", "zh", None),
+])
+def test_sincere_praise_thanks_and_negated_complaints_are_not_sarcastic(lite, text, lang,
+                                                                       image):
+    """The issue's examples and demo posts (with the demo's thumbs-up picture), on the shipped
+    model: none is sarcastic, none is negative."""
+    verdict = lite.analyze([Item(text, image=DEMO / "images" / image if image else None,
+                                 lang=lang)])[0]
+    assert not verdict.sarcasm and verdict.label != "sarcastic"
+    assert verdict.sentiment != "negative"
+    assert "praise + complaint" not in verdict.evidence["cues"]
+    assert "夸中带贬" not in verdict.evidence["cues"]
+
+
+def test_a_plain_complaint_is_explained_by_its_words(lite):
+    verdict = lite.analyze([Item("My Voltra X2 overheats after ten minutes of maps. "
+                                 "Very disappointed.", lang="en")])[0]
+    assert verdict.sentiment == "negative"
+    assert "sounds positive" not in verdict.explanation and "praises" not in verdict.explanation
+    assert "disappointed" in verdict.explanation and "overheats" in verdict.explanation
+
+
+@HEAD_FIRES
+def test_a_plain_complaint_is_negative_not_sarcastic(lite):
+    verdict = lite.analyze([Item("My Voltra X2 overheats after ten minutes of maps. "
+                                 "Very disappointed.", lang="en")])[0]
+    assert verdict.label == "negative"
