@@ -236,8 +236,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feedback ADD COLUMN irrelevant BOOLEAN;
     CREATE INDEX feedback_post ON feedback (post_id);
     """,
-    """,
-    # 3 (issue 9b): per-brand sentiment of posts that name two or more brands
+    # 7 (issue 9b): per-brand sentiment of posts that name two or more brands
     # (analysis/targets.py): "Nimbus wins easily" is positive for Nimbus, negative for Voltra
     """
     CREATE TABLE post_brand_verdicts (
