@@ -11,9 +11,9 @@ import uvicorn
 
 from analysis.verdict import Item
 from subtext import importer
-from tests.test_startup import free_port
 from subtext.api import create_app
 from subtext.config import load
+from tests.test_startup import free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 GOOD = {"id": "good", "text": "Nimbus camera is fine", "created_at": NOW.isoformat()}
@@ -175,28 +175,30 @@ def test_import_through_the_engine_keeps_the_good_rows(config_file, tmp_path, mo
 def fuzz(app, max_examples: int = 8) -> tuple[list, list]:
     """A bounded schemathesis run over every operation of `app`: (5xx failures, calls)."""
     import schemathesis
+
+    failures, calls = [], []
+    for result in schemathesis.openapi.from_asgi("/openapi.json", app).get_all_operations():
+        _fuzz_one(result.ok(), max_examples, failures, calls)
+    return failures, calls
+
+
+def _fuzz_one(operation, max_examples: int, failures: list, calls: list) -> None:
     from hypothesis import HealthCheck, given, settings
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    failures, calls = [], []
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def check(case):
+        calls.append(operation.label)
+        try:  # a slow answer on a loaded machine is no server error: a long timeout
+            response = case.call(timeout=120)
+        except Exception as exc:  # the test transport raises what the app did not handle
+            failures.append((operation.label, 500, repr(exc)[:200]))
+            return
+        if response.status_code >= 500:
+            failures.append((operation.label, response.status_code, response.text[:200]))
 
-        @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def check(case):
-            calls.append(operation.label)
-            try:  # a slow answer on a loaded machine is no server error: a long timeout
-                response = case.call(timeout=120)
-            except Exception as exc:  # the test transport raises what the app did not handle
-                failures.append((operation.label, 500, repr(exc)[:200]))
-                return
-            if response.status_code >= 500:
-                failures.append((operation.label, response.status_code, response.text[:200]))
-
-        check()
-    return failures, calls
+    check()
 
 
 def test_fuzz_the_openapi_schema_finds_no_server_error(config_file, monkeypatch):
