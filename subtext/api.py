@@ -94,7 +94,7 @@ class AckIn(Strict):
 
 
 class FeedbackIn(Strict):
-    post_id: str
+    post_id: str = Field(max_length=600)
     label: Label
     sarcasm: bool | None = None
     note: str | None = Field(None, max_length=2000)
@@ -159,7 +159,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     def post(post_id: str) -> dict:
         found = queries.get_post(store, post_id)
         if found is None:
-            raise HTTPException(404, f"no post {post_id!r}")
+            raise HTTPException(404, f"no post {errors.safe_text(post_id)!r}")
         return found
 
     @app.get("/v1/trends")
@@ -207,7 +207,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
         feedback_id = store.add_feedback(body.post_id, body.label, body.sarcasm, body.note,
                                          body.reviewer)
         if feedback_id is None:
-            raise HTTPException(404, f"no post {body.post_id!r}")
+            raise HTTPException(404, f"no post {errors.safe_text(body.post_id)!r}")
         return {"id": feedback_id}
 
     @app.get("/v1/runs")
@@ -218,7 +218,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     def image(sha256: str) -> FileResponse:
         relative = queries.image_path(store, sha256)
         if relative is None:
-            raise HTTPException(404, f"no stored image {sha256}")
+            raise HTTPException(404, f"no stored image {errors.safe_text(sha256)}")
         return FileResponse(store.data_dir / relative, media_type="image/png")
 
     return app

@@ -96,6 +96,14 @@ def test_bad_query_values_are_422(stored, path, params):
     assert next(iter(params)) in body
 
 
+def test_long_ids_in_a_404_are_not_echoed(stored):
+    for response in (stored.get("/v1/posts/" + "x" * 20_000),
+                     stored.get("/v1/images/" + "f" * 20_000),
+                     stored.post("/v1/feedback", json={"post_id": "y" * 500,
+                                                       "label": "positive"})):
+        assert response.status_code == 404 and len(response.content) < 1000
+
+
 def test_huge_alert_id_is_422(stored):
     refused(stored.post(f"/v1/alerts/{2 ** 63}/ack"))
     assert stored.post(f"/v1/alerts/{2 ** 63 - 1}/ack").status_code == 404
