@@ -159,7 +159,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     def post(post_id: str) -> dict:
         found = queries.get_post(store, post_id)
         if found is None:
-            raise HTTPException(404, f"no post {post_id!r}")
+            raise HTTPException(404, f"no post {errors.safe_text(post_id)!r}")
         return found
 
     @app.get("/v1/trends")
@@ -202,7 +202,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     def image(sha256: str) -> FileResponse:
         relative = queries.image_path(store, sha256)
         if relative is None:
-            raise HTTPException(404, f"no stored image {sha256}")
+            raise HTTPException(404, f"no stored image {errors.safe_text(sha256)}")
         return FileResponse(store.data_dir / relative, media_type="image/png")
 
     from subtext import routes_review  # it builds on this module's request models

@@ -61,7 +61,7 @@ def test_up_starts_engine_and_dashboard_then_stops_cleanly(tmp_path, config_file
         assert health["status"] == "ok"
         wait_for(f"http://127.0.0.1:{dash_port}/_stcore/health", 90)
         # the demo-style replay source back-fills at once and analysis follows
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the first batch loads the models: slow under load
         while time.monotonic() < deadline:
             counts = httpx.get(f"http://127.0.0.1:{api_port}/health").json()["counts"]
             if counts["verdicts"] == 4:
