@@ -113,8 +113,9 @@ class BlueskySearchCollector(HttpSource):
 
     def _search(self, params: dict) -> object:
         url = f"{self.service}/xrpc/app.bsky.feed.searchPosts"
+        headers = self._auth()  # outside the retry: a refused password is tried once
         try:
-            return json_body(self.client.get(url, params=params, headers=self._auth()))
+            return json_body(self.client.get(url, params=params, headers=headers))
         except SourceError as exc:
             expired = exc.status == 401 or (exc.status == 400 and "ExpiredToken" in str(exc))
             if not expired:

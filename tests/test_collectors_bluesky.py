@@ -210,6 +210,14 @@ def test_an_expired_session_is_renewed(store, images, appview, search):
     assert appview.sessions == 2
 
 
+def test_a_wrong_password_is_tried_once_per_run(store, images, search):
+    images.route("/xrpc/com.atproto.server.createSession", Reply(
+        401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}))
+    assert collect(store, search(), source="bsky") is None  # the run fails, recorded
+    assert len(images.hits("/xrpc/com.atproto.server.createSession")) == 1
+    assert images.hits("/xrpc/app.bsky.feed.searchPosts") == []
+
+
 def test_search_needs_the_app_password_in_the_environment():
     with pytest.raises(SettingError, match="SUBTEXT_BSKY_APP_PASSWORD"):
         build_collector("bsky", "bluesky", {"handle": "x.bsky.social"}, env={})
