@@ -34,9 +34,12 @@ def load_analyzer(settings) -> Analyzer:
     (ModelNotAvailable otherwise) and load the weights lazily, on first use."""
     backend = settings if isinstance(settings, str) else settings.backend
     if backend == "lite":
+        from analysis.heads import ARTIFACTS
         from analysis.lite import LiteAnalyzer
 
-        return LiteAnalyzer(embed=getattr(settings, "embed", "always"))
+        e5 = getattr(settings, "text_encoder", "minilm") == "e5"  # opt-in: see README
+        return LiteAnalyzer(embed=getattr(settings, "embed", "always"),
+                            artifacts=ARTIFACTS / "e5" if e5 else None)
     if isinstance(settings, str):
         from subtext.config import Analysis
 
