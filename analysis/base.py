@@ -34,10 +34,13 @@ def load_analyzer(settings) -> Analyzer:
     (ModelNotAvailable otherwise) and load the weights lazily, on first use."""
     backend = settings if isinstance(settings, str) else settings.backend
     if backend == "lite":
+        from analysis.heads import ARTIFACTS
         from analysis.lite import LiteAnalyzer
 
+        e5 = getattr(settings, "text_encoder", "minilm") == "e5"  # opt-in: see README
         return LiteAnalyzer(embed=getattr(settings, "embed", "always"),
-                            sarcasm_prior=getattr(settings, "sarcasm_prior", None))
+                            sarcasm_prior=getattr(settings, "sarcasm_prior", None),
+                            artifacts=ARTIFACTS / "e5" if e5 else None)
     if isinstance(settings, str):
         from subtext.config import Analysis
 

