@@ -22,6 +22,7 @@ from analysis.verdict import EMOTIONS
 from collectors.post import utc_naive
 from data import alerts as alerts_db
 from data import feedback, queries
+from subtext import errors
 from subtext.api import Filter, Label, Strict
 from subtext.engine import Engine
 
@@ -29,7 +30,7 @@ Emotion = Literal[EMOTIONS]  # type: ignore[valid-type]
 
 
 class FeedbackIn(Strict):
-    post_id: str = Field(max_length=300)
+    post_id: str = Field(max_length=600)
     label: Label | None = None
     sarcasm: bool | None = None
     emotion: Emotion | None = None
@@ -88,7 +89,7 @@ def router(engine: Engine) -> APIRouter:
         except feedback.BadCorrection as exc:
             raise HTTPException(422, str(exc)) from None
         if recorded is None:
-            raise HTTPException(404, f"no post {body.post_id!r}")
+            raise HTTPException(404, f"no post {errors.safe_text(body.post_id)!r}")
         post = queries.get_post(store, body.post_id)
         raised = _alert_if_sarcastic(engine, post) if post else 0
         return {"id": recorded.ids[0], "ids": recorded.ids,

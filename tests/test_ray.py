@@ -258,7 +258,7 @@ def test_an_unreachable_cluster_is_a_clear_error_and_never_runs_locally(tmp_path
     engine = Engine(config)  # starts, says why in /health, analyzes nothing
     try:
         engine.collect_all()
-        with TestClient(create_app(engine, schedule=False)) as client:
+        with TestClient(create_app(engine, schedule=False), base_url="http://127.0.0.1") as client:
             health = client.get("/health").json()
         assert health["status"] == "degraded"
         assert health["runner"]["ok"] is False and address in health["runner"]["error"]

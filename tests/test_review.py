@@ -38,7 +38,8 @@ def ids(api, **params) -> list[str]:
 
 
 def export_rows(api, **params) -> dict[str, dict]:
-    text = api.get("/v1/export", params={"format": "csv", **params}).text
+    # The CSV starts with a UTF-8 BOM (so Excel reads Chinese).
+    text = api.get("/v1/export", params={"format": "csv", **params}).content.decode("utf-8-sig")
     return {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
 
 
