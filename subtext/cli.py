@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    # two lines per job run, every few seconds; a failing job is still logged (ERROR)
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scrub.install_log_filter()
     try:
         config = load(getattr(args, "config", None), getattr(args, "data_dir", None))
