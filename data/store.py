@@ -197,7 +197,7 @@ class Store:
                    -- 9b: {brand: sentiment} where a two-brand post splits its verdict
                    (SELECT map(list(bv.brand), list(bv.sentiment)) FROM post_brand_verdicts bv
                      WHERE bv.post_id = v.post_id AND bv.analyzer = v.analyzer)
-                     AS brand_sentiment
+                     AS brand_sentiments
               FROM verdicts v JOIN posts p ON p.id = v.post_id
              WHERE v.created_at > coalesce(?, TIMESTAMP '1970-01-01')
              ORDER BY v.created_at

@@ -61,8 +61,8 @@ def test_trends_count_a_two_brand_post_with_its_per_brand_sentiment(store):
 def test_alert_input_carries_the_per_brand_sentiment(store):
     seed(store)
     rows = {r["post_id"]: r for r in store.verdicts_since(None)}
-    assert rows["test:1"]["brand_sentiment"] == {"Nimbus": "positive", "Voltra": "negative"}
-    assert rows["test:3"]["brand_sentiment"] in (None, {})
+    assert rows["test:1"]["brand_sentiments"] == {"Nimbus": "positive", "Voltra": "negative"}
+    assert rows["test:3"]["brand_sentiments"] in (None, {})
 
 
 def test_reanalysis_replaces_the_per_brand_rows(store):
