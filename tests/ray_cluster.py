@@ -62,7 +62,9 @@ class LocalCluster:
         return False
 
     def _node(self, role: list[str], name: str) -> subprocess.Popen:
-        low = 20000 + (self.port % 40) * 1000 + 300 * len(self.nodes)  # a range per node
+        # A worker-port range per node, below the kernel's ephemeral range (32768 and up) that
+        # free_port() draws the single ports from, so the two can never overlap.
+        low = 20000 + (self.port % 12) * 1000 + 300 * len(self.nodes)
         ports = ["--node-manager-port", "--object-manager-port", "--metrics-export-port",
                  "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
                  "--runtime-env-agent-port"]
