@@ -27,6 +27,7 @@ from analysis.verdict import Verdict
 from benchmarks.engine_memory import free_port, memory_mb
 from benchmarks.ingest import CONFIG, WORDS, loadavg, percentile
 from collectors.post import Post
+from data import alerts as alerts_db
 from data.bulk import content_hash
 from data.store import Pending, Store
 
@@ -67,7 +68,10 @@ def generate(data_dir: Path, n: int, seed: int = 11, quiet: bool = True) -> None
                  _verdict(label, rng)) for post, label in verdicts])
             print(f"  {min(n, first + BATCH):,} posts written, {time.perf_counter() - start:.0f} s",
                   flush=True)
-        store.add_alert("bench:1", "sarcasm", "a benchmark alert", "reddit:1", "Nimbus", 0.9)
+        alerts_db.save_evaluation(store, alerts_db.Evaluation(routes=[], new_alerts=[{
+            "key": "bench:1", "kind": "sarcasm", "post_id": "reddit:1", "brand": "Nimbus",
+            "score": 0.9, "severity": "high", "message": "a benchmark alert", "details": {}}],
+            updates=[], ended=[]), lambda alert: [])
         if quiet:
             store.set_cursor("alerts", "*", datetime.now(UTC).replace(tzinfo=None).isoformat())
 

@@ -254,37 +254,6 @@ def export_reader(store: Store, f: PostFilter, batch_rows: int = 10_000) -> pa.R
     return relation.to_arrow_reader(batch_rows)
 
 
-def list_alerts(store: Store, status: str = "open", brand: str | None = None,
-                limit: int = 50, offset: int = 0) -> dict:
-    clauses, params = ["TRUE"], []
-    if status == "open":
-        clauses.append("a.acknowledged_at IS NULL")
-    elif status == "acknowledged":
-        clauses.append("a.acknowledged_at IS NOT NULL")
-    if brand is not None:
-        clauses.append("a.brand = ?")
-        params.append(brand)
-    where = " AND ".join(clauses)
-    con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM alerts a WHERE {where}", params).fetchone()[0]
-    cur = con.execute(
-        f"""SELECT a.id, a.kind, a.post_id, a.brand, a.score, a.message, a.created_at,
-                   a.acknowledged_at, a.acknowledged_by, p.text, p.url, p.author, p.lang,
-                   p.created_at AS post_created_at, v.label, v.sentiment, v.sarcasm_score,
-                   v.confidence, v.explanation, v.evidence ->> 'ocr_text' AS ocr_text,
-                   (SELECT list(i.sha256 ORDER BY pi.position) FROM post_images pi
-                      JOIN images i USING (sha256)
-                     WHERE pi.post_id = a.post_id AND i.status = 'ok') AS images
-              FROM alerts a LEFT JOIN posts p ON p.id = a.post_id
-              LEFT JOIN ({LATEST_VERDICTS}) v ON v.post_id = a.post_id
-             WHERE {where} ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?""",
-        [*params, limit, offset])
-    items = _rows(cur)
-    for item in items:
-        item["images"] = item["images"] or []
-    return {"total": total, "items": items}
-
-
 def list_runs(store: Store, limit: int = 50) -> list[dict]:
     cur = store.reader().execute(
         "SELECT * FROM collector_runs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])

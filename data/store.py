@@ -205,41 +205,6 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    # -- alerts ---------------------------------------------------------------------------
-
-    def add_alert(self, key: str, kind: str, message: str, post_id: str | None = None,
-                  brand: str | None = None, score: float | None = None) -> bool:
-        """Record an alert once per key; False when it already exists."""
-        with self._transaction() as cur:
-            row = cur.execute(
-                """INSERT INTO alerts (key, kind, post_id, brand, score, message, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id""",
-                [key, kind, post_id, brand, score, message, utcnow()]).fetchone()
-        return row is not None
-
-    def acknowledge_alert(self, alert_id: int, by: str | None) -> bool:
-        """Mark an alert seen; False when there is no such alert. Acknowledging twice keeps
-        the first acknowledgement."""
-        with self._transaction() as cur:
-            exists = cur.execute("SELECT 1 FROM alerts WHERE id = ?", [alert_id]).fetchone()
-            cur.execute(
-                """UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?
-                    WHERE id = ? AND acknowledged_at IS NULL""", [utcnow(), by, alert_id])
-        return exists is not None
-
-    # -- feedback -------------------------------------------------------------------------
-
-    def add_feedback(self, post_id: str, label: str, sarcasm: bool | None, note: str | None,
-                     reviewer: str | None) -> int | None:
-        """Store a reviewer's correction; None when the post does not exist."""
-        with self._transaction() as cur:
-            if not cur.execute("SELECT 1 FROM posts WHERE id = ?", [post_id]).fetchone():
-                return None
-            return cur.execute(
-                """INSERT INTO feedback (post_id, label, sarcasm, note, reviewer, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-                [post_id, label, sarcasm, note, reviewer, utcnow()]).fetchone()[0]
-
     # -- runs and cursors -----------------------------------------------------------------
 
     def record_run(self, job: str, source: str | None, brand: str | None,

@@ -5,6 +5,7 @@ import time
 
 from collectors.base import Page
 from collectors.replay import ReplayCollector
+from data import alerts as alerts_db
 from data import queries
 from subtext.engine import Engine
 
@@ -49,7 +50,7 @@ def test_alerts_are_raised_once(engine):
     engine.analyze_pending()
     engine.evaluate_alerts()
     engine.evaluate_alerts()
-    alerts = queries.list_alerts(engine.store)["items"]
+    alerts = alerts_db.list_alerts(engine.store)["items"]
     assert [a["post_id"] for a in alerts] == ["replay:r3"]
 
 

@@ -152,26 +152,6 @@ def test_cursor_moves_with_its_posts_or_not_at_all(store):
     assert ids == ["test:1"]  # nothing of the failed batch was kept
 
 
-def test_alerts_are_deduplicated_and_acknowledged_once(store):
-    store.save_posts([(post(), [])])
-    assert store.add_alert("sarcasm:test:1:Nimbus", "sarcasm", "msg", "test:1", "Nimbus", 0.9)
-    assert not store.add_alert("sarcasm:test:1:Nimbus", "sarcasm", "msg", "test:1", "Nimbus", 0.9)
-    alert_id = queries.list_alerts(store)["items"][0]["id"]
-    assert store.acknowledge_alert(alert_id, "pr-team")
-    assert store.acknowledge_alert(alert_id, "someone-else")
-    acked = queries.list_alerts(store, status="acknowledged")["items"][0]
-    assert acked["acknowledged_by"] == "pr-team"
-    assert queries.list_alerts(store)["total"] == 0
-    assert not store.acknowledge_alert(999, None)
-
-
-def test_feedback_needs_an_existing_post(store):
-    store.save_posts([(post(), [])])
-    assert store.add_feedback("test:1", "sarcastic", True, "obvious eye-roll", "rev") is not None
-    assert store.add_feedback("test:404", "positive", None, None, None) is None
-    assert queries.counts(store)["feedback"] == 1
-
-
 def test_bulk_upsert_counts_dates_images_and_duplicates(store, tmp_path):
     (tmp_path / "a.png").write_bytes(png_bytes("red"))
     (tmp_path / "b.png").write_bytes(png_bytes("blue"))
