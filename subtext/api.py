@@ -253,7 +253,7 @@ def _csv_stream(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     header = True
     for batch in _batches(reader):
         sink = io.BytesIO()
-        pa_csv.write_csv(exports.iso_text(batch), sink,
+        pa_csv.write_csv(exports.formula_safe(exports.iso_text(batch)), sink,
                          pa_csv.WriteOptions(include_header=header))
         header = False
         yield sink.getvalue()

@@ -4,6 +4,10 @@ makes Excel read a CSV's Chinese text, ISO 8601 timestamps with their zone, and 
 
 The database keeps timestamps zone-less in UTC; every export says so: CSV and Excel cells read
 '2026-11-23T19:45:00Z', Parquet columns are typed timestamp[UTC].
+
+A post's text is someone else's input: in CSV, text starting with =, +, -, @, tab or CR gets a
+leading ' (OWASP's guard against CSV injection), since Excel would run it as a formula; in
+Excel files every text cell is typed as text instead.
 """
 
 from __future__ import annotations
@@ -24,6 +28,20 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 # Characters XML 1.0 (and so openpyxl) refuses; a post may carry them.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 1 << 16
+# What makes Excel (and LibreOffice, Sheets) read a CSV cell as a formula.
+_FORMULA_START = r"^([=+\-@\t\r])"
+
+
+def formula_safe(data: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ' (for CSV).
+    Only text columns: a negative number stays a number."""
+    columns = [pc.replace_substring_regex(c, _FORMULA_START, r"'\1") if _text(c.type) else c
+               for c in data.columns]
+    return type(data).from_arrays(columns, names=data.schema.names)
+
+
+def _text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def utc(batch: pa.RecordBatch) -> pa.RecordBatch:

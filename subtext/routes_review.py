@@ -22,7 +22,7 @@ from analysis.verdict import EMOTIONS
 from collectors.post import utc_naive
 from data import alerts as alerts_db
 from data import feedback, queries
-from subtext import errors
+from subtext import errors, exports
 from subtext.api import Filter, Label, Strict
 from subtext.engine import Engine
 
@@ -101,7 +101,8 @@ def router(engine: Engine) -> APIRouter:
         all that match, oldest first."""
         if query.format == "csv":
             sink = io.BytesIO()
-            pa_csv.write_csv(feedback.feedback_table(store, query.to_filter()), sink)
+            pa_csv.write_csv(exports.formula_safe(
+                feedback.feedback_table(store, query.to_filter())), sink)
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             return Response(sink.getvalue(), media_type="text/csv; charset=utf-8", headers={
                 "Content-Disposition": f'attachment; filename="subtext-feedback-{stamp}.csv"'})

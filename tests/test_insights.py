@@ -7,10 +7,12 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from openpyxl import load_workbook
 
 from analysis import terms
+from subtext import exports
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -110,6 +112,54 @@ def test_csv_export_has_a_bom_and_iso_times(loaded):
     assert rows[0]["text"] == "伏特拉真厉害，让我三天没睡着 🙂"
     assert datetime.fromisoformat(rows[0]["created_at"]).tzinfo is not None
     assert rows[0]["created_at"].endswith("Z")
+
+
+FORMULAS = [{"id": "f1", "text": "=HYPERLINK(\"http://x\",\"win\") nimbus", "lang": "en"},
+            {"id": "f2", "text": "@SUM(1) nimbus", "lang": "en", "author": "-2+3"},
+            {"id": "f3", "text": "+1-1 nimbus", "lang": "en", "likes": 0}]
+
+
+def test_csv_export_never_hands_excel_a_formula(loaded):
+    ingest(loaded, FORMULAS)
+    raw = loaded.get("/v1/export", params={"format": "csv", "q": "nimbus"}).content
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))}
+    assert rows["import:f1"]["text"] == "'=HYPERLINK(\"http://x\",\"win\") nimbus"
+    assert rows["import:f2"]["text"] == "'@SUM(1) nimbus"
+    assert rows["import:f2"]["author"] == "'-2+3"
+    assert rows["import:f3"]["text"] == "'+1-1 nimbus"
+    assert rows["import:f3"]["likes"] == "0"  # numbers stay numbers
+    plain = next(r for r in rows.values() if r["id"].startswith("replay:"))
+    assert not plain["text"].startswith("'") and not plain["id"].startswith("'")
+    assert rows["import:f1"]["created_at"].endswith("Z")  # times untouched
+
+
+def test_csv_guard_covers_tab_and_cr_and_keeps_negative_numbers_numbers():
+    # Ingest strips a text's leading tab or CR; a column from elsewhere may still hold one.
+    batch = pa.RecordBatch.from_pydict({"text": ["-5 stars", "\t=1", "\r=1", "a=b", None],
+                                        "score": [-0.5, 1, 2, 3, 4]})
+    safe = exports.formula_safe(batch)
+    assert safe.column("text").to_pylist() == ["'-5 stars", "'\t=1", "'\r=1", "a=b", None]
+    assert safe.column("score").to_pylist() == [-0.5, 1, 2, 3, 4]
+
+
+def test_feedback_csv_never_hands_excel_a_formula(loaded):
+    post_id = loaded.get("/v1/posts").json()["items"][0]["id"]
+    response = loaded.post("/v1/feedback", json={"post_id": post_id, "label": "negative",
+                                                  "reviewer": "ann", "note": "=cmd|'/c calc'!A1"})
+    assert response.status_code == 201, response.text
+    table = list(csv.DictReader(io.StringIO(
+        loaded.get("/v1/feedback", params={"format": "csv"}).text)))
+    assert table[0]["note"] == "'=cmd|'/c calc'!A1"
+
+
+def test_xlsx_export_keeps_formula_text_as_text(loaded):
+    ingest(loaded, FORMULAS)
+    response = loaded.get("/v1/export", params={"format": "xlsx", "q": "nimbus"})
+    sheet = load_workbook(io.BytesIO(response.content)).active  # not read-only: cell types
+    header = [c.value for c in sheet[1]]
+    cells = {row[0].value: row[header.index("text")] for row in sheet.iter_rows(min_row=2)}
+    for post_id, text in [("import:f1", FORMULAS[0]["text"]), ("import:f2", "@SUM(1) nimbus")]:
+        assert cells[post_id].value == text and cells[post_id].data_type == "s"
 
 
 def test_xlsx_export_opens_with_the_filtered_rows(loaded):
