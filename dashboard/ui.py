@@ -46,7 +46,13 @@ def needs_engine(render: Callable[P, None]) -> Callable[P, None]:
             st.error(engine_down_message(exc.url), icon=":material/cloud_off:")
             st.stop()
         except ApiError as exc:
-            st.error(f"The engine refused the request (HTTP {exc.status}): {exc.detail}")
+            # The detail may quote what was typed (a brand from the URL): shown as text.
+            if exc.status == 422:  # a filter the engine does not take, e.g. an unknown brand
+                st.warning(f"Check the filters: {plain(exc.detail)}",
+                           icon=":material/filter_alt_off:")
+            else:
+                st.error(f"The engine refused the request (HTTP {exc.status}): "
+                         f"{plain(exc.detail)}")
             st.stop()
 
     return guarded

@@ -293,3 +293,12 @@ def source_states(store: Store) -> list[dict]:
          ORDER BY s.source, s.brand
         """)
     return _rows(cur)
+
+
+def stored_brand(store: Store, name: str) -> bool:
+    """Whether any stored post is about `name` (in any case): a brand taken out of the
+    configuration still filters the posts collected for it."""
+    row = store.reader().execute(
+        "SELECT EXISTS (SELECT 1 FROM post_brands WHERE lower(brand) = lower(?))",
+        [name]).fetchone()
+    return bool(row[0])

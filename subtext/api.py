@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import FastAPI, Form, HTTPException, Query, UploadFile
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
@@ -27,7 +27,7 @@ from analysis.verdict import LABELS, Item
 from collectors.post import PostIn, check_text, utc_naive
 from data import queries
 from data.images import MAX_BYTES, check_image_file
-from subtext import __version__, access, errors, exports, jobs, routes_insights
+from subtext import __version__, access, errors, exports, jobs, known_brands, routes_insights
 from subtext.engine import Engine
 from subtext.routes_alerts import alerts_router
 
@@ -126,7 +126,8 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 
     # /docs is served from local assets (routes_insights): FastAPI's own loads them from a CDN.
     app = FastAPI(title="Subtext engine API", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  dependencies=[Depends(known_brands.check(engine))])  # ?brand= is known
     app.include_router(alerts_router(engine))  # /v1/alerts..., /v1/routes
     store = engine.store
     app.add_middleware(access.Guard, policy=access.Policy(engine.config, store))

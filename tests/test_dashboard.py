@@ -338,6 +338,19 @@ def test_explore_reads_filters_and_the_open_post_from_the_url(api_url):
     assert at.dataframe[0].value["label"].notna().all()
 
 
+def test_explore_says_a_brand_is_unknown_in_plain_words(api_url):
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.query_params["brand"] = "Nope*"
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [warning] = [w.value for w in at.warning]
+    assert unescape(warning) == ("Check the filters: brand: unknown brand 'Nope*'; "
+                                 "configured brands: Nimbus, Voltra")
+    assert next(s for s in at.selectbox if s.label == "Brand").value == "Nope*"  # to fix
+    assert not at.dataframe
+
+
 def test_user_text_stays_inert(api_url):
     nasty = ("<script>alert(1)</script> nimbus [click](http://evil.example) $$x^2$$ "
              "**bold**")
@@ -383,6 +396,13 @@ def test_client_reports_api_validation_errors(api_url):
         Client().posts(label="bogus")
     assert raised.value.status == 422
     assert raised.value.detail.startswith("label: Input should be 'positive'")
+
+
+def test_client_reports_an_unknown_brand(api_url):
+    with pytest.raises(ApiError) as raised:
+        Client().trends(brand="Nope")
+    assert raised.value.status == 422
+    assert raised.value.detail == "brand: unknown brand 'Nope'; configured brands: Nimbus, Voltra"
 
 
 def test_client_acknowledges_without_a_name(api_url):

@@ -145,10 +145,10 @@ def filters(brands: list[str], sources: list[str], tz) -> dict:
     reviewed = st.segmented_control("Reviewed", list(REVIEWED), default=ANY, required=True,
                                     key="explore_reviewed")
     since, until = _period(dates)
-    for key, value, known in (("brand", brand, brands), ("source", source, sources)):
-        if value not in (None, ANY, *known):
-            st.warning(f"Unknown {key} “{ui.plain(value)}”: the engine is configured with "
-                       f"{', '.join(known) or 'none'}.")
+    # An unknown brand is the engine's to say (it also knows brands no longer configured).
+    if source not in (None, ANY, *sources):
+        st.warning(f"Unknown source “{ui.plain(source)}”: the engine is configured with "
+                   f"{', '.join(sources) or 'none'}.")
     return {
         "brand": _unless_any(brand), "since": since, "until": until,
         "source": _unless_any(source), "lang": _unless_any(lang), "label": _unless_any(label),
