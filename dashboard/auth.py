@@ -73,13 +73,24 @@ def _login_form() -> None:
     if not submitted:
         return
     try:
-        user = Client().login(name.strip(), password)
+        user = Client().login(name.strip(), password, client=_browser_address())
     except ApiError as exc:
-        st.error("Wrong user name or password." if exc.status in (401, 422)
-                 else f"The engine refused the login (HTTP {exc.status}): {exc.detail}")
+        if exc.status in (401, 422):
+            st.error("Wrong user name or password.")
+        elif exc.status == 429:  # the failed sign-in limit: it says when to try again
+            st.error(f"{exc.detail.capitalize()}.", icon=":material/timer:")
+        else:
+            st.error(f"The engine refused the login (HTTP {exc.status}): {exc.detail}")
         return
     except EngineDown:
         st.error("The engine is not reachable, so nobody can sign in right now.")
         return
     st.session_state[SESSION_KEY] = {**user, "expires": time.time() + 60 * session_minutes()}
     st.rerun()
+
+
+def _browser_address() -> str | None:
+    """The browser's address, for the failed sign-in limit; None on localhost (the engine
+    then counts the dashboard's own)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None  # AppTest has a stand-in object

@@ -130,8 +130,10 @@ class Client:
     def auth_status(self) -> dict:
         return self._json("GET", "/v1/auth/status")
 
-    def login(self, name: str, password: str) -> dict:
-        return self._json("POST", "/v1/auth/login", json={"name": name, "password": password})
+    def login(self, name: str, password: str, client: str | None = None) -> dict:
+        """client: the browser's address, counted against the failed sign-in limit."""
+        return self._json("POST", "/v1/auth/login",
+                          json=query(name=name, password=password, client=client))
 
     # -- transport -----------------------------------------------------------------------
 

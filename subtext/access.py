@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +34,7 @@ from collectors.post import utcnow
 from data import access as db
 from data.store import Store
 from subtext.config import Config
+from subtext.login_limit import LoginLimiter
 from subtext.scopes import (
     OPEN_PATHS,
     ROLES,
@@ -307,20 +308,31 @@ class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1024)
+    client: str | None = Field(None, max_length=64, description="the address the sign-in "
+                               "came from (the dashboard passes its browser's); counted "
+                               "against the failed sign-in limit. Default: the caller's")
 
 
-def router(store: Store) -> APIRouter:
+def router(store: Store, limiter: LoginLimiter | None = None) -> APIRouter:
     """/v1/auth: the dashboard checks a login here (admin scope: only the dashboard's own
-    token may test passwords) and asks whether any users exist."""
+    token may test passwords) and asks whether any users exist. Wrong passwords are limited
+    per name and per client (subtext/login_limit.py): a 429 saying when to try again."""
     routes = APIRouter(prefix="/v1/auth", tags=["access"])
+    limiter = LoginLimiter() if limiter is None else limiter  # (an empty one is falsy)
 
     @routes.post("/login")
-    def login(body: LoginIn) -> dict:
+    def login(body: LoginIn, request: Request) -> dict:
+        client = body.client or (request.client.host if request.client else "unknown")
+        _refuse_if_locked(limiter, body.name, client)
         user = db.get_user(store, body.name)
         good = verify_password(body.password, user.password_hash if user else _DUMMY_HASH)
         if user is None or not good:
             log.warning("dashboard login refused for %r", _short(body.name, 40))
+            if limiter.failed(body.name, client):
+                log.warning("failed sign-ins: %r or client %r locked out for %d s",
+                            _short(body.name, 40), _short(client, 64), limiter.lockout_s)
             raise HTTPException(401, "wrong user name or password")
+        limiter.succeeded(body.name)
         return {"name": user.name, "role": user.role, "scope": ROLES[user.role]}
 
     @routes.get("/status")
@@ -329,6 +341,14 @@ def router(store: Store) -> APIRouter:
         return {"users": users, "tokens": tokens}
 
     return routes
+
+
+def _refuse_if_locked(limiter: LoginLimiter, name: str, client: str) -> None:
+    # Checked before the password: while locked, even the right one is refused, and an
+    # existing name answers exactly as a made-up one.
+    if wait := limiter.retry_after(name, client):
+        raise HTTPException(429, f"too many failed sign-ins; try again in {wait} s",
+                            headers={"Retry-After": str(wait)})
 
 
 def describe_token(row: db.Token, now: datetime) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import SESSION_KEY
@@ -15,6 +17,7 @@ from subtext import access
 from subtext.api import create_app
 from subtext.config import load
 from subtext.engine import Engine
+from subtext.login_limit import LoginLimiter
 from tests.test_dashboard import APP, serve, texts
 from tests.test_dashboard import load as collect_and_analyze
 
@@ -100,3 +103,113 @@ def test_the_dashboard_calls_the_api_with_its_token(config_file, monkeypatch):
             assert not at.exception and not at.error, [e.value for e in at.error]
     finally:
         engine.stop()
+
+
+# -- the failed sign-in limit ------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_five_failures_lock_a_name_for_the_cooling_period():
+    clock = Clock()
+    limiter = LoginLimiter(clock=clock)
+    for _ in range(4):
+        assert not limiter.failed("ann", "10.0.0.1")
+        clock.now += 10
+    assert limiter.retry_after("ann", "10.0.0.1") == 0
+    assert limiter.failed("ann", "10.0.0.1")  # the fifth within 5 minutes
+    assert limiter.retry_after("ann", "10.0.0.2") == 300  # from any client
+    assert limiter.retry_after("bo", "10.0.0.1") == 0  # the client may try other names
+    clock.now += 299.5
+    assert limiter.retry_after("ANN", "10.0.0.9") == 1  # any case of the name
+    clock.now += 0.5
+    assert limiter.retry_after("ann", "10.0.0.1") == 0
+
+
+def test_failures_spread_beyond_the_window_do_not_lock():
+    clock = Clock()
+    limiter = LoginLimiter(clock=clock)
+    for _ in range(20):
+        assert not limiter.failed("ann", "10.0.0.1")
+        clock.now += 76  # five failures never fall within 300 s (4 × 76 = 304)
+    assert limiter.retry_after("ann", "10.0.0.1") == 0
+
+
+def test_one_client_trying_many_names_is_locked():
+    clock = Clock()
+    limiter = LoginLimiter(clock=clock)
+    locked = [limiter.failed(f"user{i}", "10.0.0.1") for i in range(20)]
+    assert locked == [False] * 19 + [True]
+    assert limiter.retry_after("someone-else", "10.0.0.1") == 300
+    assert limiter.retry_after("someone-else", "10.0.0.2") == 0
+
+
+def test_a_right_password_clears_the_names_count():
+    limiter = LoginLimiter(clock=Clock())
+    for _ in range(4):
+        limiter.failed("ann", "10.0.0.1")
+    limiter.succeeded("ann")
+    assert not limiter.failed("ann", "10.0.0.1")  # counting starts again
+
+
+def test_memory_stays_bounded_under_a_flood_of_names():
+    clock = Clock()
+    limiter = LoginLimiter(clock=clock, max_keys=100)
+    for i in range(10_000):
+        limiter.failed(f"n{i}", f"c{i}")
+        clock.now += 0.001
+    assert len(limiter) <= 100
+    assert limiter.retry_after(f"n{9_999}", "c9999") == 0  # one failure: not locked
+
+
+def login(api, name: str, password: str, **extra):
+    return api.post("/v1/auth/login", json={"name": name, "password": password, **extra})
+
+
+def test_the_api_locks_out_after_five_wrong_passwords_even_for_the_right_one(client, engine):
+    access.add_user(engine.store, "ann", "analyst", "correct horse")
+    assert [login(client, "ann", "wrong").status_code for _ in range(5)] == [401] * 5
+    locked = login(client, "ann", "correct horse")
+    assert locked.status_code == 429
+    assert locked.json()["detail"] == "too many failed sign-ins; try again in 300 s"
+    assert locked.headers["retry-after"] == "300"
+    assert "correct horse" not in locked.text
+
+
+def test_a_made_up_name_is_answered_exactly_as_a_real_one(client, engine):
+    access.add_user(engine.store, "ann", "analyst", "correct horse")
+
+    def answers(name: str, client_address: str) -> list[tuple[int, str]]:
+        replies = [login(client, name, "wrong", client=client_address) for _ in range(6)]
+        return [(r.status_code, r.json()["detail"]) for r in replies]
+
+    assert answers("ann", "10.0.0.1") == answers("nobody", "10.0.0.2")
+
+
+def test_the_lock_ends_after_the_cooling_period(store):
+    clock = Clock()
+    access.add_user(store, "ann", "analyst", "correct horse")
+    app = FastAPI()
+    app.include_router(access.router(store, LoginLimiter(clock=clock)))
+    with TestClient(app) as api:
+        for _ in range(5):
+            login(api, "ann", "wrong", client="10.0.0.1")
+        assert login(api, "ann", "correct horse").status_code == 429
+        clock.now += 120
+        assert "try again in 180 s" in login(api, "ann", "correct horse").text
+        clock.now += 180
+        assert login(api, "ann", "correct horse").json()["role"] == "analyst"
+
+
+def test_the_dashboard_says_when_to_try_again(users_api):
+    for _ in range(5):  # each a new browser session: a reload does not reset the count
+        at = sign_in("ann", "wrong horse")
+        assert "Wrong user name or password." in [e.value for e in at.error]
+    at = sign_in("ann", "correct horse")
+    assert [e.value for e in at.error] == ["Too many failed sign-ins; try again in 300 s."]
+    assert SESSION_KEY not in at.session_state and not at.metric
