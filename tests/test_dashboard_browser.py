@@ -7,10 +7,12 @@ SUBTEXT_SCREENSHOTS)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -219,13 +221,11 @@ def test_explore_filter_url_exports_and_inert_text(page, dashboard_url, api_url)
     clean(page)
 
 
-@pytest.mark.xfail(reason="headless clicks at a plotly point's position do not yet reach "
-                          "Streamlit as a selection event; the why panel is proven through its "
-                          "bucket box (test_dashboard) and charts.selected", strict=False)
 @pytest.mark.timeout(300)
-def test_clicking_a_chart_bucket_shows_its_posts(page):
+def test_clicking_a_chart_bucket_shows_its_posts(page, api_url):
     page.locator(".js-plotly-plot").nth(7).wait_for(state="visible")
     page.wait_for_timeout(1000)
+    page.get_by_text("Nothing selected yet.").wait_for()  # no bucket until a click picks one
     # the volume chart's points, then the label mix's bars: the newest bucket first
     targets = [page.locator(".js-plotly-plot").nth(0).locator(".scatterlayer .point"),
                page.locator(".js-plotly-plot").nth(3).locator(".barlayer .point path")]
@@ -242,5 +242,14 @@ def test_clicking_a_chart_bucket_shows_its_posts(page):
             page.wait_for_timeout(2500)
     assert shown.count() >= 1  # the selected bucket's posts
     assert page.get_by_text("open them in Explore").count() == 1
+    # ...and they are that bucket's: its day, as the engine counts it
+    day = re.search(r"(\d+) posts? in \w+ (\d{4}-\d\d-\d\d)", page.locator(
+        '[data-testid="stMarkdown"]').filter(has_text="open them in Explore").inner_text())
+    assert day is not None and int(day[1]) >= 1
+    since = datetime.fromisoformat(day[2]).replace(tzinfo=UTC)
+    in_bucket = {p["text"] for p in httpx.get(f"{api_url}/v1/posts", params={
+        "since": since.isoformat(), "until": (since + timedelta(days=1)).isoformat(),
+        "limit": 500}).json()["items"]}
+    assert {shown.nth(i).inner_text() for i in range(shown.count())} <= in_bucket
     snapshot(page, "trends-why")
     clean(page)

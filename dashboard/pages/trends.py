@@ -4,6 +4,7 @@ Click a point or bar of a time chart (or pick a bucket below them) and the "why"
 that bucket's posts with the widest reach and the terms that rose against the bucket before.
 """
 
+import functools
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -20,7 +21,6 @@ BUCKETS = ["hour", "day", "week"]
 NO_POSTS = ("No posts yet. The engine collects from its sources on their schedule; with the demo "
             "configuration posts appear within a minute. You can also load a file with "
             "`python -m subtext import FILE`.")
-CLICKABLE = ("volume", "net", "labels", "sarcasm", "voice")  # time charts that select a bucket
 ALL = "all brands"
 
 
@@ -71,27 +71,23 @@ def live(brands: list[str], configured: list[str], span: str, bucket: str) -> No
     alerts = alerts[alerts["brand"].isin(brands) | alerts["brand"].isna()]
 
     kpi_row(frames.kpis(labels, previous, brands, sentiments, prev_sentiments), span)
-    events = {
-        "volume": st.plotly_chart(charts.volume_figure(labels, bucket, colors, window, alerts),
-                                  on_select="rerun", selection_mode="points", key="volume"),
-    }
+    starts = sorted({charts.bucket_start(b, bucket) for b in labels["bucket"]}, reverse=True)
+    options = [s.isoformat() for s in starts]
+
+    def clickable(figure, key: str) -> None:
+        st.plotly_chart(figure, key=key, selection_mode="points",
+                        on_select=functools.partial(pick_bucket, key, bucket, options))
+
+    clickable(charts.volume_figure(labels, bucket, colors, window, alerts), "volume")
     left, right = st.columns(2)
     with left:
-        events["net"] = st.plotly_chart(
-            charts.net_sentiment_figure(sentiments, colors, window), on_select="rerun",
-            selection_mode="points", key="net")
+        clickable(charts.net_sentiment_figure(sentiments, colors, window), "net")
     with right:
-        events["sarcasm"] = st.plotly_chart(
-            charts.sarcasm_figure(labels, colors, window), on_select="rerun",
-            selection_mode="points", key="sarcasm")
-    events["labels"] = st.plotly_chart(charts.label_share_figure(labels, colors, window),
-                                       on_select="rerun", selection_mode="points",
-                                       key="labels")
+        clickable(charts.sarcasm_figure(labels, colors, window), "sarcasm")
+    clickable(charts.label_share_figure(labels, colors, window), "labels")
     left, right = st.columns([3, 2])
     with left:
-        events["voice"] = st.plotly_chart(charts.share_of_voice_figure(labels, colors, window),
-                                          on_select="rerun", selection_mode="points",
-                                          key="voice")
+        clickable(charts.share_of_voice_figure(labels, colors, window), "voice")
     right.plotly_chart(charts.emotion_figure(trend("emotion")))
     left, right = st.columns(2)
     left.plotly_chart(charts.breakdown_figure(trend("source"), "By source", colors))
@@ -99,7 +95,7 @@ def live(brands: list[str], configured: list[str], span: str, bucket: str) -> No
     st.caption(f"Updated {now:%H:%M:%S} UTC, refreshes every 30 s. Buckets are UTC "
                f"{bucket}s; shares are of analyzed posts; ratios need {charts.MIN_COUNT} posts "
                "in a bucket. ▲ marks an alert.")
-    why(api, events, labels, brands, bucket, window)
+    why(api, options, brands, bucket, window)
 
 
 def kpi_row(table: pd.DataFrame, span: str) -> None:
@@ -123,13 +119,11 @@ def kpi_row(table: pd.DataFrame, span: str) -> None:
                             "sarcastic praise counted as negative")
 
 
-def why(api, events: dict, labels: pd.DataFrame, brands: list[str], bucket: str,
+def why(api, options: list[str], brands: list[str], bucket: str,
         window: tuple[pd.Timestamp, pd.Timestamp]) -> None:
-    """The posts and terms behind one bucket: chosen by a click on a chart or the boxes."""
+    """The posts and terms behind one bucket (of `options`, the buckets with posts, newest
+    first): chosen by a click on a chart or in the boxes."""
     st.subheader("Why? The posts behind a bucket")
-    starts = sorted({charts.bucket_start(b, bucket) for b in labels["bucket"]}, reverse=True)
-    options = [s.isoformat() for s in starts]
-    apply_click(events, bucket, options)
     left, right = st.columns([2, 1])
     chosen = left.selectbox("Bucket (or click a point or bar of a chart above)", options,
                             index=None, key="why-bucket", placeholder="pick a bucket",
@@ -157,26 +151,20 @@ def why(api, events: dict, labels: pd.DataFrame, brands: list[str], bucket: str,
         term_table("Hashtags that rose", found["hashtags"])
 
 
-def apply_click(events: dict, bucket: str, options: list[str]) -> None:
-    """Copy a new click on any time chart into the why panel's boxes (before they are drawn).
-    A click is new when that chart's selection differs from the one seen last run."""
-    seen = st.session_state.setdefault("why-seen", {})
-    for key in CLICKABLE:
-        event = events.get(key)
-        points = (event or {}).get("selection", {}).get("points") if event else None
-        stamp = repr(points)
-        if stamp == seen.get(key):
-            continue
-        seen[key] = stamp
-        picked = charts.selected({"points": points or []})
-        if picked is None:
-            continue
-        moment, brand = picked
-        start = charts.bucket_start(moment, bucket).isoformat()
-        if start in options:
-            st.session_state["why-bucket"] = start
-            if brand:
-                st.session_state["why-brand"] = brand
+def pick_bucket(key: str, bucket: str, options: list[str]) -> None:
+    """A time chart's on_select: the clicked bucket (and its brand) into the why panel's
+    boxes. A callback, not the event st.plotly_chart returns: a chart's identity includes its
+    figure, whose axis ends at `now` and so moves on every run, and the rerun a click causes
+    draws a new chart whose returned selection is empty."""
+    picked = charts.selected((st.session_state.get(key) or {}).get("selection"))
+    if picked is None:
+        return
+    moment, brand = picked
+    start = charts.bucket_start(moment, bucket).isoformat()
+    if start in options:
+        st.session_state["why-bucket"] = start
+        if brand:
+            st.session_state["why-brand"] = brand
 
 
 def post_card(api, post: dict) -> None:
