@@ -410,4 +410,53 @@ def matches(query: str, text: str, author: str | None = None) -> bool:
 
 def matching_brands(brands: Iterable[Named], text: str, author: str | None = None) -> list[str]:
     """Names of the brands whose query `text` (by `author`) matches: a post can match several."""
-    return [b.name for b in brands if matches(b.query, text, author)]
+    return brand_matcher(tuple((b.name, b.query) for b in brands))(text, author)
+
+
+@dataclass(frozen=True)
+class _Brand:
+    name: str
+    root: Node
+    prefilter: re.Pattern | None  # one of the query's cover terms; None: always evaluate
+    exact: bool  # the prefilter is the whole query (a term or an OR of terms)
+
+
+class BrandMatcher:
+    """All brands' queries compiled for matching many posts: the text is normalized once, and
+    each brand first looks for any of its cover terms (every match holds one) in one regex
+    search; only posts that have one evaluate the full query, unless the query is just an OR
+    of words, which that search already answers."""
+
+    def __init__(self, brands: Iterable[tuple[str, str]]):
+        self.brands = [_compile(name, query) for name, query in brands]
+
+    def __call__(self, text: str, author: str | None = None) -> list[str]:
+        text, author = normalize(text), normalize(author or "").lstrip("@")
+        names = []
+        for brand in self.brands:
+            if brand.prefilter is not None:
+                if brand.prefilter.search(text) is None:
+                    continue
+                if brand.exact:
+                    names.append(brand.name)
+                    continue
+            if brand.root.matches(text, author):
+                names.append(brand.name)
+        return names
+
+
+def _compile(name: str, query: str) -> _Brand:
+    root = parse(query).root
+    cover = _cover(root) or ()
+    if not cover or any(t.kind == "account" for t in cover):  # an author matches without text
+        return _Brand(name, root, None, False)
+    prefilter = re.compile("|".join(f"(?:{_pattern(t.text).pattern})" for t in cover))
+    exact = isinstance(root, Term) or (isinstance(root, AnyOf) and all(
+        isinstance(c, Term) for c in root.children) and set(root.children) == set(cover))
+    return _Brand(name, root, prefilter, exact)
+
+
+@lru_cache(maxsize=64)
+def brand_matcher(brands: tuple[tuple[str, str], ...]) -> BrandMatcher:
+    """The matcher of (name, query) pairs, compiled once per brand list."""
+    return BrandMatcher(brands)

@@ -116,10 +116,16 @@ class Store:
         statements (data/bulk.py); the cursor (source, brand, value) moves in the same
         transaction, so it never runs ahead of what was stored."""
         tables = bulk.post_tables(batch, utcnow())  # built before the lock is taken
-        with self._transaction() as cur:
-            new = bulk.upsert_posts(cur, tables)
-            if cursor:
-                self._set_cursor(cur, *cursor)
+        try:  # most batches are all new posts: plain inserts, no ON CONFLICT
+            with self._transaction() as cur:
+                new = bulk.insert_new_posts(cur, tables)
+                if cursor:
+                    self._set_cursor(cur, *cursor)
+        except duckdb.ConstraintException:  # some were stored before: rolled back, upsert
+            with self._transaction() as cur:
+                new = bulk.upsert_posts(cur, tables)
+                if cursor:
+                    self._set_cursor(cur, *cursor)
         return Saved(new=new, updated=tables["staged_posts"].num_rows - new)
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:

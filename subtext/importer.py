@@ -11,10 +11,11 @@ import mimetypes
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 
 from collectors.files import RowError, read_posts
 from collectors.images import USER_AGENT
@@ -96,8 +97,9 @@ def _engine_client(config: Config) -> httpx.Client | None:
 
 
 def _send(client: httpx.Client, posts: list[Post], base_dir: Path) -> dict:
-    payload = {"posts": [_wire(post, base_dir) for post in posts]}
-    response = client.post("/v1/ingest", json=payload)
+    payload = orjson.dumps({"posts": [_wire(post, base_dir) for post in posts]})
+    response = client.post("/v1/ingest", content=payload,
+                           headers={"Content-Type": "application/json"})
     rows = _row_errors(response)
     if rows is None:
         raise RuntimeError(f"the engine refused the import: HTTP {response.status_code} "
@@ -129,12 +131,11 @@ def _row_errors(response: httpx.Response) -> dict[int, list[str]] | None:
 
 def _wire(post: Post, base_dir: Path) -> dict:
     """A Post as the ingest API takes it; local image files become data: URIs."""
-    body = asdict(post)
-    body["id"] = body.pop("native_id")
-    body["created_at"] = post.created_at.isoformat()
-    body["images"] = [_inline(ref, base_dir) for ref in post.images]
-    del body["raw"]
-    return body
+    return {"source": post.source, "id": post.native_id, "text": post.text,
+            "created_at": post.created_at.isoformat(), "url": post.url, "author": post.author,
+            "lang": post.lang, "likes": post.likes, "reposts": post.reposts,
+            "replies": post.replies, "images": [_inline(ref, base_dir) for ref in post.images],
+            "brands": list(post.brands)}
 
 
 def _inline(reference: str, base_dir: Path) -> str:
