@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collectors.intake import validate_rows
 from collectors.post import PostIn
+from data import bulk
 from subtext import errors, jobs
 from subtext.engine import Engine
 
@@ -41,6 +42,7 @@ BODY_SCHEMA = {"requestBody": {"required": True, "content": {
 
 def ingest_router(engine: Engine) -> APIRouter:
     router = APIRouter(tags=["ingest"])
+    bulk.warm()
 
     @router.post("/v1/ingest", openapi_extra=BODY_SCHEMA)
     async def ingest(request: Request) -> dict:

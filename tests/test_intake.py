@@ -119,7 +119,8 @@ QUERIES = ["nimbus", "nimbus OR 云朵", '"nimbus 7" AND (camera OR 拍照)', "n
 TEXTS = ["Nimbus camera is great", "nimbuses are clouds", "NIMBUS 7 camera", "my nimbus refund",
          "so good #Nimbus", "@nimbus hello", "my Battery died", "nimbus has a great big camera",
          "云朵手机的续航不行", "ＮＩＭＢＵＳ最棒", "nimbus and voltra", "written in C++",
-         "#云朵# 新品", "nothing here", ""]
+         "#云朵# 新品", "nothing here", "", "nimbuses, cumulonimbus and then nimbus 7",
+         "batte battery", "#nimbus7 #nimbus"]
 
 
 def test_the_brand_matcher_agrees_with_each_query():
