@@ -16,6 +16,7 @@ from json.encoder import encode_basestring_ascii as _json_str
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.verdict import Verdict
 from collectors.post import Post, utc_naive
@@ -136,21 +137,65 @@ def insert_new_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
 
 def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> int:
     """Write the staged batch inside the caller's transaction; return how many posts are new.
-    Brands add to a post's brands; its image list is replaced by the new one."""
+    Brands add to a post's brands; its image list is replaced by the new one.
+
+    One join finds the posts that are new or differ from what is stored: the rest (a
+    re-import of the same file, a page fetched again) is left as it is, since the slow
+    ON CONFLICT update would write the same values back."""
+    with _registered(cur, {"staged_posts": tables["staged_posts"]}):
+        changes = cur.execute(CHANGED_POSTS).fetchall()
+    new = [post_id for post_id, is_new in changes if is_new]
+    changed = [post_id for post_id, is_new in changes if not is_new]
+    if new:
+        insert_new_posts(cur, _only(tables, new))
+    if changed:
+        _update_posts(cur, _only(tables, changed))
+    return len(new)
+
+
+# The staged posts that are not stored yet (true) or differ from the stored post (false).
+# Unchanged content_hash means unchanged images (it hashes their list), so their rows hold.
+CHANGED_POSTS = """
+    SELECT s.id, p.id IS NULL
+      FROM staged_posts s LEFT JOIN posts p ON p.id = s.id
+     WHERE p.id IS NULL
+        OR s.url IS DISTINCT FROM p.url OR s.author IS DISTINCT FROM p.author
+        OR s.text IS DISTINCT FROM p.text OR s.lang IS DISTINCT FROM p.lang
+        OR s.created_at IS DISTINCT FROM p.created_at OR s.likes IS DISTINCT FROM p.likes
+        OR s.reposts IS DISTINCT FROM p.reposts OR s.replies IS DISTINCT FROM p.replies
+        OR s.content_hash IS DISTINCT FROM p.content_hash
+        OR s.raw IS DISTINCT FROM p.raw::VARCHAR
+        OR NOT coalesce(list_has_all(p.brands, s.brands), false)
+"""
+
+
+def _update_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    """Staged posts all stored before: new values, added brands, their new image list."""
     with _registered(cur, tables):
-        before = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0]
         _run(cur, UPSERT_POSTS)
-        new = cur.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
         if tables["staged_brands"].num_rows:
             _run(cur, "INSERT INTO post_brands SELECT * FROM staged_brands "
                         "ON CONFLICT DO NOTHING")
-        if new < tables["staged_posts"].num_rows:  # some were stored before, maybe with images
-            _run(cur, """DELETE FROM post_images
-                            WHERE post_id IN (SELECT id FROM staged_posts)""")
+        _run(cur, "DELETE FROM post_images WHERE post_id IN (SELECT id FROM staged_posts)")
         if tables["staged_post_images"].num_rows:
             _run(cur, "INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
             _run(cur, "INSERT INTO post_images SELECT * FROM staged_post_images")
-    return new
+
+
+def _only(tables: dict[str, pa.Table], ids: list[str]) -> dict[str, pa.Table]:
+    """The staging tables cut down to the posts `ids` (and the images they show)."""
+    keep = pa.array(ids, pa.string())
+    posts = tables["staged_posts"].filter(pc.is_in(tables["staged_posts"]["id"], keep))
+    links = tables["staged_post_images"]
+    links = links.filter(pc.is_in(links["post_id"], keep))
+    images = tables["staged_images"]
+    return {
+        "staged_posts": posts,
+        "staged_brands": tables["staged_brands"].filter(
+            pc.is_in(tables["staged_brands"]["post_id"], keep)),
+        "staged_images": images.filter(pc.is_in(images["sha256"], links["sha256"])),
+        "staged_post_images": links,
+    }
 
 
 @contextmanager

@@ -10,9 +10,11 @@ import base64
 import mimetypes
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import orjson
@@ -25,6 +27,7 @@ from data.store import Store
 from subtext import jobs
 from subtext.config import Config
 
+T = TypeVar("T")
 CHUNK = 1000  # posts per ingest request or transaction (the API takes up to 1,000)
 
 
@@ -44,16 +47,34 @@ def run(config: Config, path: Path) -> ImportReport:
     if client is not None:
         report.via = f"engine API at {config.api_url}"
         try:
-            for chunk in rows:
-                _count(report, _send(client, chunk, path.parent))
+            bodies = ((chunk, _payload(chunk, path.parent)) for chunk in rows)
+            for saved in _pipelined(bodies, lambda job: _send(client, *job)):
+                _count(report, saved)
         finally:
             client.close()
         return report
     with Store.open(config.data_dir) as store:
-        for chunk in rows:
+        def save(chunk: list[Post]) -> dict:
             saved = jobs.ingest(store, chunk, config.brands, base_dir=path.parent)
-            _count(report, {"new": saved.new, "updated": saved.updated})
+            return {"new": saved.new, "updated": saved.updated}
+
+        for saved in _pipelined(rows, save):
+            _count(report, saved)
     return report
+
+
+def _pipelined(items: Iterator[T], work: Callable[[T], dict]) -> Iterator[dict]:
+    """work(item) for each item, in order, in a second thread: the next chunk is read and
+    checked while the engine (or the database) stores this one. A chunk is handed over only
+    once the one before it is done, so a refused chunk is the last one sent."""
+    with ThreadPoolExecutor(1, thread_name_prefix="import") as worker:
+        pending = None
+        for item in items:
+            if pending is not None:
+                yield pending.result()
+            pending = worker.submit(work, item)
+        if pending is not None:
+            yield pending.result()
 
 
 def _count(report: ImportReport, saved: dict) -> None:
@@ -96,8 +117,11 @@ def _engine_client(config: Config) -> httpx.Client | None:
     return client
 
 
-def _send(client: httpx.Client, posts: list[Post], base_dir: Path) -> dict:
-    payload = orjson.dumps({"posts": [_wire(post, base_dir) for post in posts]})
+def _payload(posts: list[Post], base_dir: Path) -> bytes:
+    return orjson.dumps({"posts": [_wire(post, base_dir) for post in posts]})
+
+
+def _send(client: httpx.Client, posts: list[Post], payload: bytes) -> dict:
     response = client.post("/v1/ingest", content=payload,
                            headers={"Content-Type": "application/json"})
     rows = _row_errors(response)

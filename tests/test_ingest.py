@@ -96,3 +96,67 @@ def test_the_schema_documents_the_body_as_posts(client):
     row = schema["properties"]["posts"]["items"]
     assert {"id", "text", "created_at", "brands"} <= set(row["properties"])
     assert operation["requestBody"]["required"] is True
+
+
+def test_reingest_writes_what_changed_and_keeps_the_rest(store):
+    from collectors.post import Post
+    from subtext.jobs import ingest
+
+    def post(native_id: str, **changes) -> Post:
+        fields = {"source": "test", "native_id": native_id, "text": f"Nimbus {native_id}",
+                  "created_at": datetime(2026, 10, 1), "brands": ["Nimbus"], **changes}
+        return Post(**fields)
+
+    def stored() -> dict:
+        return {r[0]: r[1:] for r in store.reader().execute(
+            "SELECT id, likes, brands, collected_at FROM posts").fetchall()}
+
+    first = ingest(store, [post("1"), post("2"), post("3")], [])
+    before = stored()
+    again = ingest(store, [post("1"), post("2", likes=7), post("3", brands=["Voltra"]),
+                           post("4")], [])
+    after = stored()
+    assert (first.new, again.new, again.updated) == (3, 1, 3)
+    assert after["test:1"] == before["test:1"]  # the same post again: nothing written
+    assert after["test:2"][0] == 7 and after["test:2"][2] == before["test:2"][2]
+    assert after["test:3"][1] == ["Nimbus", "Voltra"]  # brands add up
+    links = store.reader().execute("SELECT post_id, brand FROM post_brands ORDER BY ALL")
+    assert ("test:3", "Voltra") in links.fetchall()
+
+
+def test_an_import_of_several_chunks_keeps_order_counts_and_good_rows(tmp_path, capsys):
+    from subtext import importer
+    from subtext.config import load
+    from tests.test_cli import config_for
+
+    rows = [{"id": str(i), "text": f"Nimbus {i}", "created_at": NOW.isoformat()}
+            for i in range(2500)]
+    rows[1500]["likes"] = -1  # the file check refuses it, by line
+    rows[2400]["created_at"] = "someday"
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    config = load(config_for(tmp_path, port=1))  # no engine there: straight into the store
+    first = importer.run(config, path)
+    again = importer.run(config, path)
+    assert (first.rows, first.new, first.updated, first.failed) == (2500, 2498, 0, 2)
+    assert (again.new, again.updated, again.failed) == (0, 2498, 2)
+    errors = capsys.readouterr().err
+    assert errors.index("line 1501: likes") < errors.index("line 2401: created_at")
+
+
+def test_a_refused_chunk_stops_the_import_there():
+    from subtext.importer import _pipelined
+
+    done = []
+
+    def work(item: int) -> dict:
+        if item == 1:
+            raise RuntimeError("the engine refused the import")
+        done.append(item)
+        return {"item": item}
+
+    results = _pipelined(iter(range(10)), work)
+    assert next(results) == {"item": 0}
+    with pytest.raises(RuntimeError):
+        next(results)
+    assert done == [0]  # nothing after the refused chunk
