@@ -44,7 +44,9 @@ def ingest_router(engine: Engine) -> APIRouter:
     router = APIRouter(tags=["ingest"])
     bulk.warm()
 
-    @router.post("/v1/ingest", openapi_extra=BODY_SCHEMA)
+    @router.post("/v1/ingest", openapi_extra=BODY_SCHEMA, responses={422: {
+        "description": "a body that is not {\"posts\": [objects]}, or no post was good: "
+                       "the reasons, each with its location (body, posts, index, field)"}})
     async def ingest(request: Request) -> dict:
         raw = await request.body()  # the access guard caps its size (a 413)
         return await run_in_threadpool(ingest_body, engine, raw,
