@@ -39,6 +39,7 @@ UNBOUNDED = sys.maxsize  # image references have no length of their own (the bod
 NONE: list = []  # a field left out (never changed)
 SOURCE = re.compile(r"[A-Za-z0-9_.-]+")
 # The ISO 8601 forms both parsers read alike (pydantic's and datetime.fromisoformat).
+UTC_SUFFIXES = ("Z", "+00:00", "-00:00")
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?")
 
 
@@ -62,10 +63,13 @@ def _moment(value: Any, now: datetime) -> datetime | None:
     if type(value) is not str or not ISO.fullmatch(value):
         return None
     try:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
+        if value.endswith(UTC_SUFFIXES):  # already UTC: the zone-less part, at half the cost
+            moment = datetime.fromisoformat(value[:-1] if value[-1] == "Z" else value[:-6])
+        else:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 or before year 1
         return None
     return moment if EARLIEST <= moment <= now + FUTURE_SKEW else None
 
