@@ -167,7 +167,7 @@ def cmd_engine(config: Config, args: argparse.Namespace) -> int:
         return 1
     app = create_app(engine)
     # What start-up loaded (modules, models) lives as long as the process: frozen, the
-    # collector stops walking it on every full collection (a fifth of ingest's CPU time).
+    # collector stops walking it on every full collection (a sixth of ingest's CPU time).
     gc.collect()
     gc.freeze()
     # log_config=None: uvicorn logs through the root handlers, whose filter scrubs secrets.
