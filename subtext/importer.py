@@ -53,20 +53,19 @@ def run(config: Config, path: Path) -> ImportReport:
         finally:
             client.close()
         return report
+    # Straight into the store, one chunk after the other: a second thread gained nothing
+    # here (the reading and the writing both hold the GIL most of the time).
     with Store.open(config.data_dir) as store:
-        def save(chunk: list[Post]) -> dict:
+        for chunk in rows:
             saved = jobs.ingest(store, chunk, config.brands, base_dir=path.parent)
-            return {"new": saved.new, "updated": saved.updated}
-
-        for saved in _pipelined(rows, save):
-            _count(report, saved)
+            _count(report, {"new": saved.new, "updated": saved.updated})
     return report
 
 
 def _pipelined(items: Iterator[T], work: Callable[[T], dict]) -> Iterator[dict]:
-    """work(item) for each item, in order, in a second thread: the next chunk is read and
-    checked while the engine (or the database) stores this one. A chunk is handed over only
-    once the one before it is done, so a refused chunk is the last one sent."""
+    """work(item) for each item, in order, in a second thread: the next chunk is read,
+    checked and encoded while the engine stores this one. A chunk is handed over only once
+    the one before it is done, so a refused chunk is the last one sent."""
     with ThreadPoolExecutor(1, thread_name_prefix="import") as worker:
         pending = None
         for item in items:
