@@ -63,7 +63,7 @@ class Term:
     def matches(self, text: str, author: str) -> bool:
         if self.kind == "account" and _is_account(self.text[1:], author):
             return True
-        return _pattern(self.text).search(text) is not None
+        return _search(self.text, text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the term occurs in (normalized) text, as character spans."""
@@ -168,6 +168,22 @@ def _pattern(term: str) -> re.Pattern:
         return re.compile(before + body + f"[^\\W{_NO_SPACE}]*")
     after = _AFTER if _WORD_CHAR.match(norm[-1]) else ""
     return re.compile(before + body + after)
+
+
+@lru_cache(maxsize=4096)
+def _literal(term: str) -> str:
+    """The text every match of the term starts with (its first word as normalized)."""
+    norm = normalize(term)
+    norm = norm[:-1] if norm.endswith("*") and len(norm) > 1 else norm
+    return norm.split()[0] if norm.split() else norm
+
+
+def _search(term: str, text: str) -> bool:
+    """Whether the term occurs in (normalized) text. A plain substring search finds where a
+    match could start; the regex (its leading look-behind is slow to try at every position)
+    runs from there on."""
+    start = text.find(_literal(term))
+    return start >= 0 and _pattern(term).search(text, start) is not None
 
 
 def _is_account(name: str, author: str) -> bool:
@@ -410,4 +426,52 @@ def matches(query: str, text: str, author: str | None = None) -> bool:
 
 def matching_brands(brands: Iterable[Named], text: str, author: str | None = None) -> list[str]:
     """Names of the brands whose query `text` (by `author`) matches: a post can match several."""
-    return [b.name for b in brands if matches(b.query, text, author)]
+    return brand_matcher(tuple((b.name, b.query) for b in brands))(text, author)
+
+
+@dataclass(frozen=True)
+class _Brand:
+    name: str
+    root: Node
+    cover: tuple[str, ...] | None  # every match holds one of these terms; None: no shortcut
+    exact: bool  # the query is just a term or an OR of terms: finding one is the answer
+
+
+class BrandMatcher:
+    """All brands' queries compiled for matching many posts: the text is normalized once, and
+    a brand whose cover terms (every match holds one) are all missing is skipped before its
+    query is evaluated. A query that is just an OR of terms is answered by finding one."""
+
+    def __init__(self, brands: Iterable[tuple[str, str]]):
+        self.brands = [_compile(name, query) for name, query in brands]
+
+    def __call__(self, text: str, author: str | None = None) -> list[str]:
+        text, author = normalize(text), normalize(author or "").lstrip("@")
+        names = []
+        for brand in self.brands:
+            if brand.cover is None:
+                found = brand.root.matches(text, author)
+            elif brand.exact:
+                found = any(_search(term, text) for term in brand.cover)
+            else:
+                found = (any(_literal(term) in text for term in brand.cover)
+                         and brand.root.matches(text, author))
+            if found:
+                names.append(brand.name)
+        return names
+
+
+def _compile(name: str, query: str) -> _Brand:
+    root = parse(query).root
+    cover = _cover(root) or ()
+    if not cover or any(t.kind == "account" for t in cover):  # an author matches without text
+        return _Brand(name, root, None, False)
+    exact = isinstance(root, Term) or (isinstance(root, AnyOf) and all(
+        isinstance(c, Term) for c in root.children))
+    return _Brand(name, root, tuple(t.text for t in cover), exact)
+
+
+@lru_cache(maxsize=64)
+def brand_matcher(brands: tuple[tuple[str, str], ...]) -> BrandMatcher:
+    """The matcher of (name, query) pairs, compiled once per brand list."""
+    return BrandMatcher(brands)

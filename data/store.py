@@ -61,6 +61,7 @@ class Store:
         self.data_dir = data_dir
         self._con = con
         self._write_lock = threading.RLock()
+        self._expect_new = True  # whether the next batch of posts is likely all new
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
@@ -116,11 +117,25 @@ class Store:
         statements (data/bulk.py); the cursor (source, brand, value) moves in the same
         transaction, so it never runs ahead of what was stored."""
         tables = bulk.post_tables(batch, utcnow())  # built before the lock is taken
+        total = tables["staged_posts"].num_rows
+        # Most batches are all new posts: plain inserts are the fastest write, and a stored
+        # post among them fails the batch, which is then rolled back and upserted. After a
+        # batch that held stored posts (a re-import), the next ones go straight to the upsert.
+        if self._expect_new:
+            try:
+                with self._transaction() as cur:
+                    new = bulk.insert_new_posts(cur, tables)
+                    if cursor:
+                        self._set_cursor(cur, *cursor)
+                return Saved(new=new, updated=0)
+            except duckdb.ConstraintException:
+                pass
         with self._transaction() as cur:
             new = bulk.upsert_posts(cur, tables)
             if cursor:
                 self._set_cursor(cur, *cursor)
-        return Saved(new=new, updated=tables["staged_posts"].num_rows - new)
+        self._expect_new = new == total
+        return Saved(new=new, updated=total - new)
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""

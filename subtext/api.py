@@ -21,15 +21,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analysis.verdict import LABELS, Item
-from collectors.post import PostIn, check_text, utc_naive
+from collectors.post import check_text, utc_naive
 from data import queries
 from data.images import MAX_BYTES, check_image_file
-from subtext import __version__, access, errors, exports, jobs, known_brands, routes_insights
+from subtext import __version__, access, errors, exports, known_brands, routes_insights
 from subtext.engine import Engine
 from subtext.routes_alerts import alerts_router
+from subtext.routes_ingest import ingest_router
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
 Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
@@ -93,15 +94,6 @@ class TrendsQuery(Filter):
 
 class ExportQuery(Filter):
     format: Literal["csv", "parquet", "xlsx"] = "csv"
-
-
-# Each post is validated on its own (a bad one is a per-row error, the others are stored),
-# so the body takes objects; the schema still documents them as PostIn.
-PostRow = Annotated[dict[str, Any], WithJsonSchema(PostIn.model_json_schema())]
-
-
-class IngestIn(Strict):
-    posts: list[PostRow] = Field(max_length=1000)
 
 
 class AnalyzeForm(Strict):
@@ -181,15 +173,6 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
         return StreamingResponse(body, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="subtext-{stamp}.{query.format}"'})
 
-    @app.post("/v1/ingest")
-    def ingest(body: IngestIn) -> dict:
-        posts, failed = _validate_posts(body.posts, [b.name for b in engine.config.brands])
-        if failed and not posts:  # nothing to store: the request as a whole is refused
-            raise HTTPException(422, failed)
-        saved = jobs.ingest(store, posts, engine.config.brands)
-        return {"received": len(body.posts), "new": saved.new, "updated": saved.updated,
-                "failed": len({e["loc"][2] for e in failed}), "errors": failed}
-
     @app.post("/v1/analyze")
     def analyze(form: Annotated[AnalyzeForm, Form()]) -> dict:
         return _analyze_one(engine, form)
@@ -210,20 +193,8 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
 
     app.include_router(routes_review.router(engine))
     app.include_router(routes_insights.router(engine))
+    app.include_router(ingest_router(engine))
     return app
-
-
-def _validate_posts(rows: list[dict], brands: list[str]) -> tuple[list, list[dict]]:
-    """The rows that are valid posts, and the errors of the others in the shape of a 422's
-    detail (loc: body, posts, row index, field)."""
-    posts, failed = [], []
-    for index, row in enumerate(rows):
-        try:
-            posts.append(PostIn.model_validate(row, context={"brands": brands}).to_post())
-        except ValidationError as exc:
-            for error in errors.clean_errors(exc.errors()):
-                failed.append({**error, "loc": ["body", "posts", index, *error["loc"]]})
-    return posts, failed
 
 
 def _analyze_one(engine: Engine, form: AnalyzeForm) -> dict:

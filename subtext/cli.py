@@ -144,6 +144,8 @@ def cmd_up(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_engine(config: Config, args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from data.store import StoreLocked
@@ -163,8 +165,13 @@ def cmd_engine(config: Config, args: argparse.Namespace) -> int:
         engine.stop()
         print(f"subtext: refusing to start: {problem}", file=sys.stderr)
         return 1
+    app = create_app(engine)
+    # What start-up loaded (modules, models) lives as long as the process: frozen, the
+    # collector stops walking it on every full collection (a sixth of ingest's CPU time).
+    gc.collect()
+    gc.freeze()
     # log_config=None: uvicorn logs through the root handlers, whose filter scrubs secrets.
-    uvicorn.run(create_app(engine), host=config.api_host, port=config.api_port,
+    uvicorn.run(app, host=config.api_host, port=config.api_port,
                 log_level="info", log_config=None, timeout_graceful_shutdown=HTTP_GRACE_S)
     return 0
 

@@ -10,11 +10,14 @@ import base64
 import mimetypes
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+import orjson
 
 from collectors.files import RowError, read_posts
 from collectors.images import USER_AGENT
@@ -24,6 +27,7 @@ from data.store import Store
 from subtext import jobs
 from subtext.config import Config
 
+T = TypeVar("T")
 CHUNK = 1000  # posts per ingest request or transaction (the API takes up to 1,000)
 
 
@@ -43,16 +47,33 @@ def run(config: Config, path: Path) -> ImportReport:
     if client is not None:
         report.via = f"engine API at {config.api_url}"
         try:
-            for chunk in rows:
-                _count(report, _send(client, chunk, path.parent))
+            bodies = ((chunk, _payload(chunk, path.parent)) for chunk in rows)
+            for saved in _pipelined(bodies, lambda job: _send(client, *job)):
+                _count(report, saved)
         finally:
             client.close()
         return report
+    # Straight into the store, one chunk after the other: a second thread gained nothing
+    # here (the reading and the writing both hold the GIL most of the time).
     with Store.open(config.data_dir) as store:
         for chunk in rows:
             saved = jobs.ingest(store, chunk, config.brands, base_dir=path.parent)
             _count(report, {"new": saved.new, "updated": saved.updated})
     return report
+
+
+def _pipelined(items: Iterator[T], work: Callable[[T], dict]) -> Iterator[dict]:
+    """work(item) for each item, in order, in a second thread: the next chunk is read,
+    checked and encoded while the engine stores this one. A chunk is handed over only once
+    the one before it is done, so a refused chunk is the last one sent."""
+    with ThreadPoolExecutor(1, thread_name_prefix="import") as worker:
+        pending = None
+        for item in items:
+            if pending is not None:
+                yield pending.result()
+            pending = worker.submit(work, item)
+        if pending is not None:
+            yield pending.result()
 
 
 def _count(report: ImportReport, saved: dict) -> None:
@@ -95,9 +116,13 @@ def _engine_client(config: Config) -> httpx.Client | None:
     return client
 
 
-def _send(client: httpx.Client, posts: list[Post], base_dir: Path) -> dict:
-    payload = {"posts": [_wire(post, base_dir) for post in posts]}
-    response = client.post("/v1/ingest", json=payload)
+def _payload(posts: list[Post], base_dir: Path) -> bytes:
+    return orjson.dumps({"posts": [_wire(post, base_dir) for post in posts]})
+
+
+def _send(client: httpx.Client, posts: list[Post], payload: bytes) -> dict:
+    response = client.post("/v1/ingest", content=payload,
+                           headers={"Content-Type": "application/json"})
     rows = _row_errors(response)
     if rows is None:
         raise RuntimeError(f"the engine refused the import: HTTP {response.status_code} "
@@ -129,12 +154,11 @@ def _row_errors(response: httpx.Response) -> dict[int, list[str]] | None:
 
 def _wire(post: Post, base_dir: Path) -> dict:
     """A Post as the ingest API takes it; local image files become data: URIs."""
-    body = asdict(post)
-    body["id"] = body.pop("native_id")
-    body["created_at"] = post.created_at.isoformat()
-    body["images"] = [_inline(ref, base_dir) for ref in post.images]
-    del body["raw"]
-    return body
+    return {"source": post.source, "id": post.native_id, "text": post.text,
+            "created_at": post.created_at.isoformat(), "url": post.url, "author": post.author,
+            "lang": post.lang, "likes": post.likes, "reposts": post.reposts,
+            "replies": post.replies, "images": [_inline(ref, base_dir) for ref in post.images],
+            "brands": list(post.brands)}
 
 
 def _inline(reference: str, base_dir: Path) -> str:

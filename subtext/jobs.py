@@ -26,7 +26,7 @@ from collectors.base import BrandQuery, Collector, Page, pages_of
 from collectors.http import RateLimited
 from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
-from collectors.query import matching_brands
+from collectors.query import brand_matcher, matching_brands
 from data import feedback
 from data.store import Saved, Store
 from subtext.scrub import scrub
@@ -49,11 +49,11 @@ def ingest(store: Store, posts: Iterable[Post], brands: Iterable[BrandQuery], *,
            cursor: tuple[str, str, str] | None = None) -> Saved:
     """Store posts with their images; posts without brands get the ones their text matches.
     Local image paths are read only when `base_dir` is given (trusted callers)."""
-    brands = list(brands)
+    match = brand_matcher(tuple((b.name, b.query) for b in brands))
     batch = []
     for post in posts:
         if not post.brands:
-            post.brands = matching_brands(brands, post.text, post.author)
+            post.brands = match(post.text, post.author)
         images = [resolve_image(ref, store.data_dir, base_dir=base_dir, fetcher=fetcher,
                                 allow_private=allow_private) for ref in post.images]
         batch.append((post, images))

@@ -16,6 +16,8 @@ DEMO = Path(__file__).resolve().parent.parent / "data" / "demo" / "posts.jsonl"
     ("nimbus", "Love my NIMBUS 7", True),
     ("nimbus", "nimbuses everywhere", False),  # whole words in spaced scripts
     ("nimbus", "Cumulonimbus clouds", False),
+    ("nimbus", "cumulonimbus and nimbuses, then a Nimbus", True),  # a later whole word
+    ("#nimbus", "nimbus #nimbus7 #nimbus", True),
     ("nimbus", "Nimbus's camera", True),
     ('"nimbus 7"', "the Nimbus   7 camera", True),  # any whitespace inside a phrase
     ('"nimbus 7"', "Nimbus 70", False),
