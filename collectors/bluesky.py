@@ -12,6 +12,9 @@ kind "bluesky": GET {service}/xrpc/app.bsky.feed.searchPosts?q=…&sort=latest&s
     maintainers ask that search not be used as a general data API: keep the brand terms few.
 
 Images: embedded images become CDN URLs (feed_fullsize).
+
+Both kinds key a post by its at:// URI alone (`at://<did>/app.bsky.feed.post/<rkey>`), not by
+source name and id as other sources do: a post that search and Jetstream both see is stored once.
 """
 
 from __future__ import annotations
@@ -47,6 +50,29 @@ from collectors.query import parse
 
 PAGE_SIZE = 100
 CDN = "https://cdn.bsky.app"
+POST_COLLECTION = "app.bsky.feed.post"
+
+
+class BlueskyPost(Post):
+    """A post keyed by its at:// URI, whichever Bluesky source collected it."""
+
+    @property
+    def id(self) -> str:
+        return self.native_id
+
+
+def post_uri(did: str, rkey: str) -> str:
+    return f"at://{did}/{POST_COLLECTION}/{rkey}"
+
+
+def canonical_uri(uri: str, did: str) -> str:
+    """The URI with the author's DID as its authority: a URI may name a handle instead
+    (at://ann.bsky.social/…), which would key the same post differently."""
+    rest = uri.strip().removeprefix("at://")
+    authority, collection, rkey = rest.split("/")  # ValueError: not a record URI
+    if collection != POST_COLLECTION or not rkey:
+        raise ValueError(f"not a post URI: {uri[:120]!r}")
+    return post_uri(authority if authority.startswith("did:") else did, rkey)
 
 
 def _rkey(uri: str) -> str:
@@ -140,15 +166,14 @@ class BlueskySearchCollector(HttpSource):
         created = parse_time(record["createdAt"])
         indexed = parse_time(view.get("indexedAt") or record["createdAt"])
         langs = record.get("langs") or [None]
-        post = Post(source=self.name, native_id=view["uri"], text=record["text"],
-                    created_at=created,
-                    url=f"https://bsky.app/profile/{author['handle']}/post/{_rkey(view['uri'])}",
-                    author=author["handle"], lang=langs[0],
-                    likes=int(view.get("likeCount") or 0),
-                    reposts=int(view.get("repostCount") or 0),
-                    replies=int(view.get("replyCount") or 0),
-                    images=_view_images(view.get("embed")),
-                    raw={"cid": view.get("cid"), "did": author.get("did")})
+        uri = canonical_uri(view["uri"], author["did"])
+        post = BlueskyPost(
+            source=self.name, native_id=uri, text=record["text"], created_at=created,
+            url=f"https://bsky.app/profile/{author['handle']}/post/{_rkey(uri)}",
+            author=author["handle"], lang=langs[0], likes=int(view.get("likeCount") or 0),
+            reposts=int(view.get("repostCount") or 0),
+            replies=int(view.get("replyCount") or 0), images=_view_images(view.get("embed")),
+            raw={"cid": view.get("cid"), "did": author.get("did")})
         # Search sorts by "sortAt", the earlier of the two (a client may set any createdAt).
         return int(min(epoch(created), epoch(indexed))), post
 
@@ -236,12 +261,13 @@ class JetstreamCollector:
             return None
 
     def _post(self, did: str, commit: dict, record: dict, text: str) -> Post:
-        uri = f"at://{did}/app.bsky.feed.post/{commit['rkey']}"
+        uri = post_uri(did, commit["rkey"])
         created = parse_time(record["createdAt"])
         if created.timestamp() > time.time() + 3600:
             created = from_epoch(time.time())  # a client clock far in the future
         langs = record.get("langs") or [None]
-        return Post(source=self.name, native_id=uri, text=text, created_at=created,
-                    url=f"https://bsky.app/profile/{did}/post/{commit['rkey']}", author=did,
-                    lang=langs[0], images=_record_images(record, did, self.cdn),
-                    raw={"cid": commit.get("cid")})
+        return BlueskyPost(
+            source=self.name, native_id=uri, text=text, created_at=created,
+            url=f"https://bsky.app/profile/{did}/post/{commit['rkey']}", author=did,
+            lang=langs[0], images=_record_images(record, did, self.cdn),
+            raw={"cid": commit.get("cid")})

@@ -102,7 +102,7 @@ def test_jetstream_reads_from_the_cursor_until_it_catches_up(store, jetstream, f
     # "Cumulonimbus" is not "nimbus"; the post after the run began ends the run
     assert (result.fetched, result.matched, result.new, result.errors) == (4, 3, 3, 1)
     assert store.get_cursor("jet", "Nimbus") == "1793786406000000"
-    post = queries.get_post(store, "jet:at://did:plc:ann000000000000000000000/"
+    post = queries.get_post(store, "at://did:plc:ann000000000000000000000/"
                                    "app.bsky.feed.post/3lbx2k7yz2s2a")
     assert post["url"] == ("https://bsky.app/profile/did:plc:ann000000000000000000000/post/"
                            "3lbx2k7yz2s2a")
@@ -194,7 +194,7 @@ def test_search_logs_in_with_the_app_password_and_pages(store, images, appview, 
         ("nimbus", None), ("nimbus", "2"), ("云朵", None), ("云朵", "2")]
     assert calls[0].arg("sort") == "latest" and calls[0].arg("since").endswith("Z")
     assert appview.sessions == 1 and result.new == 2
-    post = queries.get_post(store, "bsky:at://did:plc:ann000000000000000000000/"
+    post = queries.get_post(store, "at://did:plc:ann000000000000000000000/"
                                    "app.bsky.feed.post/3lbx2k7yz2s2a")
     assert post["url"] == "https://bsky.app/profile/ann.bsky.social/post/3lbx2k7yz2s2a"
     assert (post["author"], post["likes"], post["reposts"], post["replies"]) == (
@@ -221,3 +221,39 @@ def test_a_wrong_password_is_tried_once_per_run(store, images, search):
 def test_search_needs_the_app_password_in_the_environment():
     with pytest.raises(SettingError, match="SUBTEXT_BSKY_APP_PASSWORD"):
         build_collector("bsky", "bluesky", {"handle": "x.bsky.social"}, env={})
+
+
+# -- one post, two sources ---------------------------------------------------------------------
+
+ANN_POST = "at://did:plc:ann000000000000000000000/app.bsky.feed.post/3lbx2k7yz2s2a"
+
+
+def test_a_post_seen_by_search_and_jetstream_is_stored_once(store, appview, search, jetstream,
+                                                            firehose):
+    assert collect(store, search(), source="bsky").new == 2
+    streamed = collect(store, firehose())
+    # Ann's and Lin's posts were seen by both; Gus's only by Jetstream
+    assert (streamed.matched, streamed.new) == (3, 1)
+    assert queries.counts(store)["posts"] == 3
+    post = queries.get_post(store, ANN_POST)
+    assert post["id"] == ANN_POST and post["source"] == "bsky"  # kept as search stored it
+    assert post["likes"] == 9
+
+
+def test_jetstream_first_then_search_is_stored_once(store, appview, search, jetstream,
+                                                    firehose):
+    assert collect(store, firehose()).new == 3
+    assert collect(store, search(), source="bsky").new == 0
+    assert queries.counts(store)["posts"] == 3
+    assert queries.get_post(store, ANN_POST)["source"] == "jet"
+
+
+def test_a_search_uri_naming_a_handle_is_keyed_by_the_did(store, images, appview, search):
+    def by_handle(request):
+        reply = appview.search(request)
+        for view in reply.body.get("posts", []) if isinstance(reply.body, dict) else []:
+            view["uri"] = view["uri"].replace(view["author"]["did"], view["author"]["handle"])
+        return reply
+    images.route("/xrpc/app.bsky.feed.searchPosts", by_handle)
+    assert collect(store, search(), source="bsky").new == 2
+    assert queries.get_post(store, ANN_POST) is not None
