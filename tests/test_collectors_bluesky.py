@@ -3,7 +3,7 @@ against a local HTTP server."""
 
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -29,13 +29,26 @@ class FakeJetstream:
         self.events = fixture("bluesky/jetstream.jsonl").splitlines()
         self.requests: list[dict] = []
         self.drop_after: int | None = None
-        self.server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        self.refusals: list[tuple[int, dict]] = []  # (status, headers) for the next connects
+        self.attempts = 0  # handshakes asked for, refused or not
+        self.server = serve(self._handle, "127.0.0.1", 0, compression=None,
+                            process_request=self._refuse)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/subscribe"
+
+    def _refuse(self, connection, request):
+        self.attempts += 1
+        if not self.refusals:
+            return None
+        status, headers = self.refusals.pop(0)
+        response = connection.respond(status, "Too Many Requests\n")
+        for name, value in headers.items():
+            response.headers[name] = value
+        return response
 
     def _handle(self, ws) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
@@ -74,11 +87,16 @@ def jetstream():
     fake.close()
 
 
+def no_sleep(seconds: float) -> None:
+    pytest.fail(f"the collector waited {seconds} s")
+
+
 @pytest.fixture
 def firehose(jetstream, images):
     built = []
 
     def build(now=RUN_AT, **settings):
+        settings.setdefault("sleep", no_sleep)  # a test that expects waits passes its own
         built.append(JetstreamCollector("jet", url=jetstream.url, cdn_url=images.url,
                                         idle_s=0.3, max_seconds=5, now=lambda: now,
                                         allow_private_images=["127.0.0.1"], **settings))
@@ -130,6 +148,78 @@ def test_a_dropped_connection_keeps_the_committed_pages(store, jetstream, fireho
     assert collect(store, firehose(page_events=1)).new == 2
     assert jetstream.requests[-1]["cursor"] == ["1793786390000000"]
     assert queries.counts(store)["posts"] == 3
+
+
+# -- refused connects ------------------------------------------------------------------------
+
+class Sleeper:
+    """Records the waits asked for instead of waiting."""
+
+    def __init__(self):
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def test_a_429_retry_after_in_seconds_or_as_a_date_is_honoured(store, jetstream, firehose):
+    jetstream.refusals = [(429, {"Retry-After": "2"}),
+                          (429, {"Retry-After": "Wed, 04 Nov 2026 10:00:08 GMT"}),  # RUN_AT+3s
+                          (503, {"Retry-After": "1.5"})]
+    sleeper = Sleeper()
+    result = collect(store, firehose(sleep=sleeper, max_wait_s=10))
+    assert sleeper.waits == [2.0, 3.0, 1.5]
+    assert jetstream.attempts == 4 and len(jetstream.requests) == 1
+    assert result.new == 3  # then read as usual
+
+
+def test_a_429_without_retry_after_backs_off_exponentially_with_jitter(store, jetstream,
+                                                                      firehose):
+    jetstream.refusals = [(429, {})] * 4
+    sleeper = Sleeper()
+    assert collect(store, firehose(sleep=sleeper, retries=3, backoff_s=1,
+                                   max_wait_s=3)) is None
+    assert jetstream.attempts == 4 and jetstream.requests == []
+    first, second, third = sleeper.waits
+    assert 0.5 <= first <= 1 and 1 <= second <= 2 and third == 3  # capped at max_wait_s
+    run = queries.list_runs(store)[0]
+    assert run["status"] == "failed" and "HTTP 429" in run["last_error"]
+    # the run ended rate-limited: the source is skipped at least the last wait
+    state = store.source_state("jet", "Nimbus")
+    assert (state.skip_until - naive(run["started_at"])).total_seconds() >= 2.9
+
+
+def test_a_long_retry_after_ends_the_run_and_skips_the_source(store, jetstream, firehose):
+    jetstream.refusals = [(429, {"Retry-After": "3600"})]
+    collector = firehose(max_wait_s=10)  # sleeping at all fails the test
+    assert collect(store, collector) is None
+    state = store.source_state("jet", "Nimbus")
+    started = naive(queries.list_runs(store)[0]["started_at"])
+    assert (state.skip_until - started).total_seconds() >= 3590
+    assert collect(store, collector).skipped  # no reconnect before the hour is up
+    assert jetstream.attempts == 1
+
+
+def test_a_refusal_that_is_not_a_rate_limit_is_not_retried(store, jetstream, firehose):
+    jetstream.refusals = [(403, {})]
+    assert collect(store, firehose()) is None
+    assert jetstream.attempts == 1
+    assert "HTTP 403" in queries.list_runs(store)[0]["last_error"]
+
+
+def test_a_connection_refused_is_retried_with_backoff(store, firehose):
+    sleeper = Sleeper()
+    closed = JetstreamCollector("jet", url="ws://127.0.0.1:9/subscribe", retries=2,
+                                backoff_s=0.01, sleep=sleeper, now=lambda: RUN_AT)
+    try:
+        assert collect(store, closed) is None
+    finally:
+        closed.close()
+    assert len(sleeper.waits) == 2 and all(0.005 <= w <= 0.02 for w in sleeper.waits)
 
 
 # -- search ----------------------------------------------------------------------------------
