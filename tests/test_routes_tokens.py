@@ -1,7 +1,9 @@
 """Token admin over the API while the engine runs (subtext/routes_tokens.py), through the real
 app over a real DuckDB file: admin tokens only, the secret shown once, revocation at once."""
 
+import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -147,12 +149,16 @@ def test_an_admin_token_revoking_itself_is_refused_from_then_on(guarded, admin):
     {"name": "", "scope": "read"}, {"name": "x", "scope": "root"}, {"name": "x"},
     {"name": "x" * 101, "scope": "read"}, {"name": "a\nb", "scope": "read"},
     {"name": "x", "scope": "read", "days": 0}, {"name": "x", "scope": "read", "days": 10 ** 20},
-    {"name": "x", "scope": "read", "secret_hash": "00"}, {"name": "x", "scope": "read",
-                                                          "user": "nobody"}])
+    {"name": "x", "scope": "read", "secret_hash": "00"},
+    {"name": "x", "scope": "read", "user": "nobody"}, {"name": "\ud800", "scope": "read"},
+    {"name": "x", "scope": "read", "user": "\ud800"}, {"name": "x", "scope": "read",
+                                                        "days": "NaN"}])
 def test_bad_create_requests_are_422_and_create_nothing(guarded, admin, body):
     engine, client = guarded
     before = len(db.list_tokens(engine.store))
-    response = client.post(TOKENS, json=body, headers=admin)
+    raw = json.dumps(body)  # escapes a lone surrogate as \ud800, as a client would send it
+    response = client.post(TOKENS, content=raw, headers={**admin,
+                                                         "Content-Type": "application/json"})
     assert response.status_code == 422, response.text
     assert len(db.list_tokens(engine.store)) == before
 
@@ -162,3 +168,27 @@ def test_a_bad_token_id_to_revoke_is_a_4xx(guarded, admin, token_id):
     engine, client = guarded
     response = client.delete(f"{TOKENS}/{token_id}", headers=admin)
     assert response.status_code in (404, 422), response.text
+
+
+def test_last_use_never_waits_behind_a_writer(guarded):
+    engine, client = guarded
+    token = access.create_token(engine.store, "reader", "read")
+    token_id = token.split("_")[1]
+    held, release = threading.Event(), threading.Event()
+
+    def writer():
+        with engine.store._transaction():
+            held.set()
+            release.wait(10)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        held.wait(5)
+        assert not db.note_use(engine.store, token_id, utcnow())  # skipped, not waited for
+        assert client.get("/v1/posts", headers=bearer(token)).status_code == 200
+        assert db.get_token(engine.store, token_id).last_used_at is None
+    finally:
+        release.set()
+        thread.join()
+    client.get("/v1/posts", headers=bearer(token))
+    assert db.get_token(engine.store, token_id).last_used_at is not None  # caught up
