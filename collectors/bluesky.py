@@ -12,16 +12,20 @@ kind "bluesky": GET {service}/xrpc/app.bsky.feed.searchPosts?q=…&sort=latest&s
     maintainers ask that search not be used as a general data API: keep the brand terms few.
 
 Images: embedded images become CDN URLs (feed_fullsize).
+
+Both kinds key a post by its at:// URI alone (`at://<did>/app.bsky.feed.post/<rkey>`), not by
+source name and id as other sources do: a post that search and Jetstream both see is stored once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from websockets.exceptions import ConnectionClosedOK, WebSocketException
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from collectors.base import (
@@ -40,13 +44,38 @@ from collectors.base import (
     read_items,
     walk_pages,
 )
-from collectors.http import USER_AGENT, SourceError
+from collectors.http import USER_AGENT, RateLimited, SourceError, backoff_wait, parse_retry_after
 from collectors.images import ImageFetcher
 from collectors.post import Post, utcnow
 from collectors.query import parse
 
+log = logging.getLogger("subtext.collectors")
+
 PAGE_SIZE = 100
 CDN = "https://cdn.bsky.app"
+POST_COLLECTION = "app.bsky.feed.post"
+
+
+class BlueskyPost(Post):
+    """A post keyed by its at:// URI, whichever Bluesky source collected it."""
+
+    @property
+    def id(self) -> str:
+        return self.native_id
+
+
+def post_uri(did: str, rkey: str) -> str:
+    return f"at://{did}/{POST_COLLECTION}/{rkey}"
+
+
+def canonical_uri(uri: str, did: str) -> str:
+    """The URI with the author's DID as its authority: a URI may name a handle instead
+    (at://ann.bsky.social/…), which would key the same post differently."""
+    rest = uri.strip().removeprefix("at://")
+    authority, collection, rkey = rest.split("/")  # ValueError: not a record URI
+    if collection != POST_COLLECTION or not rkey:
+        raise ValueError(f"not a post URI: {uri[:120]!r}")
+    return post_uri(authority if authority.startswith("did:") else did, rkey)
 
 
 def _rkey(uri: str) -> str:
@@ -140,15 +169,14 @@ class BlueskySearchCollector(HttpSource):
         created = parse_time(record["createdAt"])
         indexed = parse_time(view.get("indexedAt") or record["createdAt"])
         langs = record.get("langs") or [None]
-        post = Post(source=self.name, native_id=view["uri"], text=record["text"],
-                    created_at=created,
-                    url=f"https://bsky.app/profile/{author['handle']}/post/{_rkey(view['uri'])}",
-                    author=author["handle"], lang=langs[0],
-                    likes=int(view.get("likeCount") or 0),
-                    reposts=int(view.get("repostCount") or 0),
-                    replies=int(view.get("replyCount") or 0),
-                    images=_view_images(view.get("embed")),
-                    raw={"cid": view.get("cid"), "did": author.get("did")})
+        uri = canonical_uri(view["uri"], author["did"])
+        post = BlueskyPost(
+            source=self.name, native_id=uri, text=record["text"], created_at=created,
+            url=f"https://bsky.app/profile/{author['handle']}/post/{_rkey(uri)}",
+            author=author["handle"], lang=langs[0], likes=int(view.get("likeCount") or 0),
+            reposts=int(view.get("repostCount") or 0),
+            replies=int(view.get("replyCount") or 0), images=_view_images(view.get("embed")),
+            raw={"cid": view.get("cid"), "did": author.get("did")})
         # Search sorts by "sortAt", the earlier of the two (a client may set any createdAt).
         return int(min(epoch(created), epoch(indexed))), post
 
@@ -157,7 +185,13 @@ class BlueskySearchCollector(HttpSource):
 
 class JetstreamCollector:
     """Reads the firehose from the cursor until it reaches the run's start (or a limit), one
-    page per `page_events` posts; each page's cursor is the time_us of its last event."""
+    page per `page_events` posts; each page's cursor is the time_us of its last event.
+
+    A refused connect (429, 5xx: Jetstream sheds load that way) or a failed one is tried again
+    up to `retries` times: after the Retry-After it names (seconds or an HTTP date), else after
+    a backoff doubling from `backoff_s` with jitter. A wait over `max_wait_s`, or a 429 once
+    the retries are spent, ends the run with RateLimited, and the collect job skips the source
+    until then: never a tight reconnect loop."""
 
     local_images = False
 
@@ -166,7 +200,9 @@ class JetstreamCollector:
                  backfill_seconds: int = 60, max_seconds: float = 20.0,
                  max_events: int = 20_000, page_events: int = 500, idle_s: float = 5.0,
                  cdn_url: str = CDN, user_agent: str = USER_AGENT,
-                 allow_private_images: bool | list[str] = False, now=utcnow):
+                 allow_private_images: bool | list[str] = False, retries: int = 3,
+                 backoff_s: float = 1.0, max_wait_s: float = 60.0, now=utcnow,
+                 sleep: Callable[[float], None] = time.sleep):
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValueError(f"url must be a ws:// or wss:// URL, got {url!r}")
         self.name, self.url, self.cdn = name, url, base_url("cdn_url", cdn_url)
@@ -174,7 +210,14 @@ class JetstreamCollector:
         self.max_seconds, self.idle_s = float(max_seconds), float(idle_s)
         self.max_events = positive_int("max_events", max_events)
         self.page_events = positive_int("page_events", page_events)
-        self.user_agent, self._now = user_agent, now
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ValueError("retries must be an integer ≥ 0")
+        for setting, value in (("backoff_s", backoff_s), ("max_wait_s", max_wait_s)):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{setting} must be a number ≥ 0")
+        self.retries, self.backoff_s, self.max_wait_s = retries, float(backoff_s), \
+            float(max_wait_s)
+        self.user_agent, self._now, self._sleep = user_agent, now, sleep
         self.images = ImageFetcher(allow_private=allow_private_images, user_agent=user_agent)
 
     def close(self) -> None:
@@ -188,8 +231,7 @@ class JetstreamCollector:
         url = f"{self.url}?wantedCollections=app.bsky.feed.post&cursor={position}"
         page, fetched, seen = Page(), 0, 0
         try:
-            with connect(url, user_agent_header=self.user_agent, open_timeout=10,
-                         close_timeout=2, max_size=2 ** 20, compression=None) as ws:
+            with self._connect(url) as ws:
                 while seen < self.max_events and time.monotonic() < deadline:
                     try:
                         message = ws.recv(timeout=min(self.idle_s,
@@ -211,6 +253,30 @@ class JetstreamCollector:
         except (OSError, WebSocketException) as exc:
             raise SourceError(f"Jetstream: {type(exc).__name__}: {exc}") from None
         yield self._close(page, position, fetched % self.page_events)
+
+    def _connect(self, url: str):
+        for attempt in range(self.retries + 1):
+            asked, status = None, None
+            try:
+                return connect(url, user_agent_header=self.user_agent, open_timeout=10,
+                               close_timeout=2, max_size=2 ** 20, compression=None)
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                problem = f"Jetstream refused the connection: HTTP {status}"
+                if status != 429 and status < 500:
+                    raise SourceError(problem, status) from None
+                asked = parse_retry_after(exc.response.headers.get("Retry-After"), self._now())
+            except (OSError, WebSocketException) as exc:  # refused, reset, timed out
+                problem = f"Jetstream: {type(exc).__name__}: {exc}"
+            wait = asked if asked is not None else backoff_wait(self.backoff_s, attempt,
+                                                                self.max_wait_s)
+            if wait > self.max_wait_s or attempt == self.retries:
+                if status == 429 or asked is not None:
+                    raise RateLimited(f"{problem}: retry after {wait:.0f} s", wait)
+                raise SourceError(problem, status)
+            log.info("%s; connecting again in %.2f s", problem, wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _close(page: Page, position: int, fetched: int) -> Page:
@@ -236,12 +302,13 @@ class JetstreamCollector:
             return None
 
     def _post(self, did: str, commit: dict, record: dict, text: str) -> Post:
-        uri = f"at://{did}/app.bsky.feed.post/{commit['rkey']}"
+        uri = post_uri(did, commit["rkey"])
         created = parse_time(record["createdAt"])
         if created.timestamp() > time.time() + 3600:
             created = from_epoch(time.time())  # a client clock far in the future
         langs = record.get("langs") or [None]
-        return Post(source=self.name, native_id=uri, text=text, created_at=created,
-                    url=f"https://bsky.app/profile/{did}/post/{commit['rkey']}", author=did,
-                    lang=langs[0], images=_record_images(record, did, self.cdn),
-                    raw={"cid": commit.get("cid")})
+        return BlueskyPost(
+            source=self.name, native_id=uri, text=text, created_at=created,
+            url=f"https://bsky.app/profile/{did}/post/{commit['rkey']}", author=did,
+            lang=langs[0], images=_record_images(record, did, self.cdn),
+            raw={"cid": commit.get("cid")})

@@ -170,10 +170,7 @@ class PoliteClient:
             self._sleep(start - now)
 
     def _backoff(self, attempt: int, problem: str) -> None:
-        # Exponential with "equal jitter": half fixed, half random, so clients that failed
-        # together do not retry together.
-        base = self.politeness.backoff_s * 2 ** attempt
-        wait = min(base / 2 + random.uniform(0, base / 2), self.politeness.max_wait_s)
+        wait = backoff_wait(self.politeness.backoff_s, attempt, self.politeness.max_wait_s)
         log.info("%s; retry %d in %.2f s", problem, attempt + 1, wait)
         self._sleep(wait)
 
@@ -197,7 +194,12 @@ class PoliteClient:
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date), if there is one."""
-    value = response.headers.get("retry-after")
+    return parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date, which is read
+    against `now`), or None when there is none or it cannot be read."""
     if value is None:
         return None
     value = value.strip()
@@ -205,11 +207,20 @@ def retry_after(response: httpx.Response) -> float | None:
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_wait(backoff_s: float, attempt: int, cap: float) -> float:
+    """Exponential with "equal jitter": half fixed, half random, so clients that failed
+    together do not retry together; never more than `cap`."""
+    base = backoff_s * 2 ** attempt
+    return min(base / 2 + random.uniform(0, base / 2), cap)
 
 
 def _reset_seconds(value: str) -> float | None:

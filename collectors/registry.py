@@ -34,7 +34,7 @@ KINDS: dict[str, type] = {
     "youtube": YouTubeCollector,
     "folder": FolderCollector,
 }
-NOT_SETTINGS = {"name", "now", "self"}
+NOT_SETTINGS = {"name", "now", "sleep", "self"}
 
 
 class SettingError(ValueError):

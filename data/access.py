@@ -30,9 +30,13 @@ class Token:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def state(self, now: datetime) -> str:
+        return "revoked" if self.revoked_at else "active" if self.active(now) else "expired"
 
 
 def add_user(store: Store, name: str, role: str, password_hash: str) -> bool:
@@ -71,14 +75,32 @@ def list_users(store: Store) -> list[User]:
     return [User(*r) for r in rows]
 
 
-TOKEN_COLUMNS = "id, name, scope, user_name, secret_hash, created_at, expires_at, revoked_at"
+TOKEN_COLUMNS = ("id, name, scope, user_name, secret_hash, created_at, expires_at, revoked_at, "
+                 "last_used_at")
 
 
 def add_token(store: Store, token_id: str, name: str, scope: str, user_name: str | None,
-              secret_hash: str, expires_at: datetime | None) -> None:
+              secret_hash: str, expires_at: datetime | None) -> Token:
     with store._transaction() as cur:
-        cur.execute(f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [token_id, name, scope, user_name, secret_hash, utcnow(), expires_at])
+        row = cur.execute(f"INSERT INTO tokens ({TOKEN_COLUMNS}) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL) "
+                          f"RETURNING {TOKEN_COLUMNS}",
+                          [token_id, name, scope, user_name, secret_hash, utcnow(),
+                           expires_at]).fetchone()
+    return Token(*row)
+
+
+def note_use(store: Store, token_id: str, at: datetime) -> bool:
+    """Record a token's last use. Skipped (False) while another write holds the lock: a
+    request must not wait behind an ingest for bookkeeping; the next request records it."""
+    if not store._write_lock.acquire(blocking=False):
+        return False
+    try:
+        with store._transaction() as cur:
+            cur.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [at, token_id])
+    finally:
+        store._write_lock.release()
+    return True
 
 
 def get_token(store: Store, token_id: str) -> Token | None:

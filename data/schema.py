@@ -249,6 +249,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (post_id, brand, analyzer)
     );
     """,
+    # 8: when each API token was last used (recorded at most once a minute per token), for the
+    # token admin routes (subtext/routes_tokens.py)
+    """
+    ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP;
+    """,
 ]
 
 

@@ -53,6 +53,7 @@ TOKEN_PREFIX = "sbt"
 INTERNAL_TOKEN_ENV = "SUBTEXT_INTERNAL_TOKEN"
 API_TOKEN_ENV = "SUBTEXT_API_TOKEN"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+LAST_USED_EVERY = timedelta(minutes=1)  # how stale a token's recorded last use may get
 
 
 # -- tokens and passwords -----------------------------------------------------------------
@@ -101,14 +102,19 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def create_token(store: Store, name: str, scope: str, user: str | None = None,
                  days: int | None = None) -> str:
+    return issue_token(store, name, scope, user, days)[0]
+
+
+def issue_token(store: Store, name: str, scope: str, user: str | None = None,
+                days: int | None = None) -> tuple[str, db.Token]:
+    """(the token, shown once; its stored row)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
     if user is not None and db.get_user(store, user) is None:
         raise ValueError(f"no user {user!r}")
     token, token_id, secret_hash = new_token()
     expires = utcnow() + timedelta(days=days) if days else None
-    db.add_token(store, token_id, name, scope, user, secret_hash, expires)
-    return token
+    return token, db.add_token(store, token_id, name, scope, user, secret_hash, expires)
 
 
 def add_user(store: Store, name: str, role: str, password: str) -> None:
@@ -189,9 +195,12 @@ class Policy:
         row = db.get_token(self.store, token_id)
         expected = row.secret_hash if row else hash_secret(secrets.token_hex(8))
         good = hmac.compare_digest(hash_secret(secret), expected)
-        if row is None or not good or not row.active(utcnow()):
+        now = utcnow()
+        if row is None or not good or not row.active(now):
             raise Refused(401, "invalid, expired or revoked API token",
                           {"WWW-Authenticate": "Bearer"})
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
+            db.note_use(self.store, row.id, now)  # at most a write a minute per token
         return Identity(row.name, row.scope)
 
 

@@ -31,6 +31,7 @@ from subtext import __version__, access, errors, exports, known_brands, routes_i
 from subtext.engine import Engine
 from subtext.routes_alerts import alerts_router
 from subtext.routes_ingest import ingest_router
+from subtext.routes_tokens import router as tokens_router
 
 Label = Literal["positive", "negative", "neutral", "sarcastic"]
 Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
@@ -125,6 +126,7 @@ def create_app(engine: Engine, schedule: bool = True) -> FastAPI:
     app.add_middleware(access.Guard, policy=access.Policy(engine.config, store))
     errors.install(app)
     app.include_router(access.router(store))
+    app.include_router(tokens_router(store))  # /v1/admin/tokens: admin tokens only
 
     @app.get("/health")
     def health() -> dict:

@@ -2,8 +2,9 @@
 against a local HTTP server."""
 
 import json
+import socket
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -29,13 +30,26 @@ class FakeJetstream:
         self.events = fixture("bluesky/jetstream.jsonl").splitlines()
         self.requests: list[dict] = []
         self.drop_after: int | None = None
-        self.server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        self.refusals: list[tuple[int, dict]] = []  # (status, headers) for the next connects
+        self.attempts = 0  # handshakes asked for, refused or not
+        self.server = serve(self._handle, "127.0.0.1", 0, compression=None,
+                            process_request=self._refuse)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/subscribe"
+
+    def _refuse(self, connection, request):
+        self.attempts += 1
+        if not self.refusals:
+            return None
+        status, headers = self.refusals.pop(0)
+        response = connection.respond(status, "Too Many Requests\n")
+        for name, value in headers.items():
+            response.headers[name] = value
+        return response
 
     def _handle(self, ws) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
@@ -74,11 +88,16 @@ def jetstream():
     fake.close()
 
 
+def no_sleep(seconds: float) -> None:
+    pytest.fail(f"the collector waited {seconds} s")
+
+
 @pytest.fixture
 def firehose(jetstream, images):
     built = []
 
     def build(now=RUN_AT, **settings):
+        settings.setdefault("sleep", no_sleep)  # a test that expects waits passes its own
         built.append(JetstreamCollector("jet", url=jetstream.url, cdn_url=images.url,
                                         idle_s=0.3, max_seconds=5, now=lambda: now,
                                         allow_private_images=["127.0.0.1"], **settings))
@@ -102,7 +121,7 @@ def test_jetstream_reads_from_the_cursor_until_it_catches_up(store, jetstream, f
     # "Cumulonimbus" is not "nimbus"; the post after the run began ends the run
     assert (result.fetched, result.matched, result.new, result.errors) == (4, 3, 3, 1)
     assert store.get_cursor("jet", "Nimbus") == "1793786406000000"
-    post = queries.get_post(store, "jet:at://did:plc:ann000000000000000000000/"
+    post = queries.get_post(store, "at://did:plc:ann000000000000000000000/"
                                    "app.bsky.feed.post/3lbx2k7yz2s2a")
     assert post["url"] == ("https://bsky.app/profile/did:plc:ann000000000000000000000/post/"
                            "3lbx2k7yz2s2a")
@@ -130,6 +149,81 @@ def test_a_dropped_connection_keeps_the_committed_pages(store, jetstream, fireho
     assert collect(store, firehose(page_events=1)).new == 2
     assert jetstream.requests[-1]["cursor"] == ["1793786390000000"]
     assert queries.counts(store)["posts"] == 3
+
+
+# -- refused connects ------------------------------------------------------------------------
+
+class Sleeper:
+    """Records the waits asked for instead of waiting."""
+
+    def __init__(self):
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def test_a_429_retry_after_in_seconds_or_as_a_date_is_honoured(store, jetstream, firehose):
+    jetstream.refusals = [(429, {"Retry-After": "2"}),
+                          (429, {"Retry-After": "Wed, 04 Nov 2026 10:00:08 GMT"}),  # RUN_AT+3s
+                          (503, {"Retry-After": "1.5"})]
+    sleeper = Sleeper()
+    result = collect(store, firehose(sleep=sleeper, max_wait_s=10))
+    assert sleeper.waits == [2.0, 3.0, 1.5]
+    assert jetstream.attempts == 4 and len(jetstream.requests) == 1
+    assert result.new == 3  # then read as usual
+
+
+def test_a_429_without_retry_after_backs_off_exponentially_with_jitter(store, jetstream,
+                                                                      firehose):
+    jetstream.refusals = [(429, {})] * 4
+    sleeper = Sleeper()
+    assert collect(store, firehose(sleep=sleeper, retries=3, backoff_s=1,
+                                   max_wait_s=1.5)) is None
+    assert jetstream.attempts == 4 and jetstream.requests == []
+    first, second, third = sleeper.waits  # 1 s doubling, each its upper half at random
+    assert 0.5 <= first <= 1 and 1 <= second <= 1.5 and third == 1.5  # capped at max_wait_s
+    run = queries.list_runs(store)[0]
+    assert run["status"] == "failed" and "HTTP 429" in run["last_error"]
+    # the run ended rate-limited: the source is skipped at least the last wait
+    state = store.source_state("jet", "Nimbus")
+    assert (state.skip_until - naive(run["started_at"])).total_seconds() >= 1.4
+
+
+def test_a_long_retry_after_ends_the_run_and_skips_the_source(store, jetstream, firehose):
+    jetstream.refusals = [(429, {"Retry-After": "3600"})]
+    collector = firehose(max_wait_s=10)  # sleeping at all fails the test
+    assert collect(store, collector) is None
+    state = store.source_state("jet", "Nimbus")
+    started = naive(queries.list_runs(store)[0]["started_at"])
+    assert (state.skip_until - started).total_seconds() >= 3590
+    assert collect(store, collector).skipped  # no reconnect before the hour is up
+    assert jetstream.attempts == 1
+
+
+def test_a_refusal_that_is_not_a_rate_limit_is_not_retried(store, jetstream, firehose):
+    jetstream.refusals = [(403, {})]
+    assert collect(store, firehose()) is None
+    assert jetstream.attempts == 1
+    assert "HTTP 403" in queries.list_runs(store)[0]["last_error"]
+
+
+def test_a_connection_refused_is_retried_with_backoff(store, firehose):
+    sleeper = Sleeper()
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = JetstreamCollector("jet", url=f"ws://127.0.0.1:{port}/subscribe", retries=2,
+                                backoff_s=0.01, sleep=sleeper, now=lambda: RUN_AT)
+    try:
+        assert collect(store, closed) is None
+    finally:
+        closed.close()
+    assert len(sleeper.waits) == 2 and all(0.005 <= w <= 0.02 for w in sleeper.waits)
 
 
 # -- search ----------------------------------------------------------------------------------
@@ -194,7 +288,7 @@ def test_search_logs_in_with_the_app_password_and_pages(store, images, appview, 
         ("nimbus", None), ("nimbus", "2"), ("云朵", None), ("云朵", "2")]
     assert calls[0].arg("sort") == "latest" and calls[0].arg("since").endswith("Z")
     assert appview.sessions == 1 and result.new == 2
-    post = queries.get_post(store, "bsky:at://did:plc:ann000000000000000000000/"
+    post = queries.get_post(store, "at://did:plc:ann000000000000000000000/"
                                    "app.bsky.feed.post/3lbx2k7yz2s2a")
     assert post["url"] == "https://bsky.app/profile/ann.bsky.social/post/3lbx2k7yz2s2a"
     assert (post["author"], post["likes"], post["reposts"], post["replies"]) == (
@@ -221,3 +315,39 @@ def test_a_wrong_password_is_tried_once_per_run(store, images, search):
 def test_search_needs_the_app_password_in_the_environment():
     with pytest.raises(SettingError, match="SUBTEXT_BSKY_APP_PASSWORD"):
         build_collector("bsky", "bluesky", {"handle": "x.bsky.social"}, env={})
+
+
+# -- one post, two sources ---------------------------------------------------------------------
+
+ANN_POST = "at://did:plc:ann000000000000000000000/app.bsky.feed.post/3lbx2k7yz2s2a"
+
+
+def test_a_post_seen_by_search_and_jetstream_is_stored_once(store, appview, search, jetstream,
+                                                            firehose):
+    assert collect(store, search(), source="bsky").new == 2
+    streamed = collect(store, firehose())
+    # Ann's and Lin's posts were seen by both; Gus's only by Jetstream
+    assert (streamed.matched, streamed.new) == (3, 1)
+    assert queries.counts(store)["posts"] == 3
+    post = queries.get_post(store, ANN_POST)
+    assert post["id"] == ANN_POST and post["source"] == "bsky"  # kept as search stored it
+    assert post["likes"] == 9
+
+
+def test_jetstream_first_then_search_is_stored_once(store, appview, search, jetstream,
+                                                    firehose):
+    assert collect(store, firehose()).new == 3
+    assert collect(store, search(), source="bsky").new == 0
+    assert queries.counts(store)["posts"] == 3
+    assert queries.get_post(store, ANN_POST)["source"] == "jet"
+
+
+def test_a_search_uri_naming_a_handle_is_keyed_by_the_did(store, images, appview, search):
+    def by_handle(request):
+        reply = appview.search(request)
+        for view in reply.body.get("posts", []) if isinstance(reply.body, dict) else []:
+            view["uri"] = view["uri"].replace(view["author"]["did"], view["author"]["handle"])
+        return reply
+    images.route("/xrpc/app.bsky.feed.searchPosts", by_handle)
+    assert collect(store, search(), source="bsky").new == 2
+    assert queries.get_post(store, ANN_POST) is not None

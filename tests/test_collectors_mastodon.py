@@ -2,6 +2,7 @@
 
 import copy
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -32,9 +33,14 @@ def timeline(statuses: list[dict]):
             items = [s for s in items if int(s["id"]) > int(since)]
         if top := request.arg("max_id"):
             items = [s for s in items if int(s["id"]) < int(top)]
-        return Reply(200, items[:int(request.arg("limit", "20"))],
-                     {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299",
-                      "X-RateLimit-Reset": "2026-11-02T10:00:00.000Z"})
+        page = items[:int(request.arg("limit", "20"))]
+        headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299",
+                   "X-RateLimit-Reset": "2026-11-02T10:00:00.000Z"}
+        if page:  # Mastodon links the next and previous pages whenever there are statuses
+            here = f"http://{request.headers['host']}{request.path}"
+            headers["Link"] = (f'<{here}?max_id={page[-1]["id"]}>; rel="next", '
+                               f'<{here}?min_id={page[0]["id"]}>; rel="prev"')
+        return Reply(200, page, headers)
     return answer
 
 
@@ -130,3 +136,95 @@ def test_configured_hashtags_replace_the_derived_ones(server, store, mastodon):
     collect(store, collector)
     (request,) = server.hits("/api/v1/timelines/tag/nimbusphone")
     assert request.query["any[]"] == ["nimbus7"] and request.arg("local") == "true"
+
+
+# -- back-fill ---------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 2, 12, 0, 0)
+
+
+def snowflake(moment: datetime, sequence: int = 0) -> str:
+    """A Mastodon id: the creation time in milliseconds, shifted left 16 bits."""
+    ms = int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
+    return str(ms << 16 | sequence)
+
+
+def history(count: int, template: dict, spacing=timedelta(minutes=2)) -> list[dict]:
+    """`count` Nimbus statuses, the newest a minute before NOW, `spacing` apart."""
+    statuses = []
+    for n in range(count):
+        at = NOW - timedelta(minutes=1) - n * spacing
+        status = copy.deepcopy(template)
+        status.update(id=snowflake(at, n), created_at=at.isoformat() + ".000Z",
+                      content=f"<p>Nimbus post {n}</p>", media_attachments=[])
+        statuses.append(status)
+    return statuses
+
+
+@pytest.fixture
+def backlog(server):
+    """110 statuses over 3 h 40 min: with a 3 h back-fill, 90 are due, in pages of 40, 40, 10."""
+    template = fixture_json("mastodon/tag_timeline.json", server.url)[0]
+    statuses = history(110, template)
+    server.route("/api/v1/timelines/tag/nimbus", timeline(statuses))
+    return statuses
+
+
+def due_ids(statuses: list[dict]) -> set[str]:
+    horizon = int(snowflake(NOW - timedelta(hours=3)))
+    return {f"masto:{s['id']}" for s in statuses if int(s["id"]) >= horizon}
+
+
+def stored_ids(store) -> set[str]:
+    return {row[0] for row in store.reader().execute("SELECT id FROM posts").fetchall()}
+
+
+def test_a_first_run_back_fills_every_page_inside_backfill_hours(server, store, mastodon,
+                                                                backlog):
+    collector = mastodon(backfill_hours=3, now=lambda: NOW)
+    result = collect(store, collector)
+    hits = server.hits("/api/v1/timelines/tag/nimbus")
+    assert len(hits) == 3  # 40 + 40 + 10: the short page is the last
+    horizon = snowflake(NOW - timedelta(hours=3))
+    assert all(h.arg("since_id") == horizon for h in hits)
+    assert [h.arg("max_id") for h in hits] == [None, backlog[39]["id"], backlog[79]["id"]]
+    assert result.new == 90 and stored_ids(store) == due_ids(backlog)
+    walk = json.loads(store.get_cursor("masto", "Nimbus"))["walks"]["tags:nimbus,云朵"]
+    assert walk == {"since": int(backlog[0]["id"]), "top": None, "next": None}
+    assert collect(store, collector).new == 0  # the next run starts at the newest id
+
+
+def test_the_back_fill_is_bounded_per_run_and_resumes(server, store, mastodon, backlog):
+    collector = mastodon(backfill_hours=3, now=lambda: NOW, max_pages=2)
+    assert collect(store, collector).new == 80
+    walk = json.loads(store.get_cursor("masto", "Nimbus"))["walks"]["tags:nimbus,云朵"]
+    assert walk["next"] == backlog[79]["id"]  # where the next run goes on
+    newer = history(1, backlog[0], spacing=timedelta(0))[0]
+    newer["id"] = snowflake(NOW, 999)  # posted between the runs
+    backlog.append(newer)
+    second = collect(store, collector)
+    assert second.new == 10 and len(server.hits("/api/v1/timelines/tag/nimbus")) == 3
+    third = collect(store, collector)  # the finished walk's newest id is the next bound
+    assert third.new == 1 and server.hits("/api/v1/timelines/tag/nimbus")[-1].arg(
+        "since_id") == backlog[0]["id"]
+    assert stored_ids(store) == due_ids(backlog) | {f"masto:{newer['id']}"}
+    assert queries.counts(store)["posts"] == 91  # nothing doubled
+
+
+def test_an_interrupted_back_fill_resumes_without_loss_or_doubles(server, store, mastodon,
+                                                                 backlog):
+    answer = timeline(backlog)
+    failing = {"on": True}
+
+    def flaky(request):
+        if request.arg("max_id") == backlog[79]["id"] and failing["on"]:
+            return Reply(502, "bad gateway")
+        return answer(request)
+    server.route("/api/v1/timelines/tag/nimbus", flaky)
+    collector = mastodon(backfill_hours=3, now=lambda: NOW)
+    assert collect(store, collector) is None  # the third page failed: the run failed
+    assert queries.counts(store)["posts"] == 80  # the first two pages were kept
+    failing["on"] = False
+    assert collect(store, collector).new == 10
+    assert server.hits("/api/v1/timelines/tag/nimbus")[-1].arg("max_id") == backlog[79]["id"]
+    assert stored_ids(store) == due_ids(backlog) and queries.counts(store)["posts"] == 90
