@@ -118,9 +118,23 @@ class Store:
         tables = bulk.post_tables(batch, utcnow())  # built before the lock is taken
         with self._transaction() as cur:
             new = bulk.upsert_posts(cur, tables)
+            if new < tables["staged_posts"].num_rows:
+                self._mark_reingested(cur, tables["staged_posts"].select(["id"]))
             if cursor:
                 self._set_cursor(cur, *cursor)
         return Saved(new=new, updated=tables["staged_posts"].num_rows - new)
+
+    @staticmethod
+    def _mark_reingested(cur: duckdb.DuckDBPyConnection, ids) -> None:
+        """Remember posts of a batch that held stored ones (their content may have changed
+        since analysis): count_pending re-checks their verdicts. The batch's new posts are
+        noted too, which is harmless and spares a lookup of which ones were stored before."""
+        cur.register("reingested_batch", ids)
+        try:
+            cur.execute("INSERT INTO reingested_posts SELECT id FROM reingested_batch "
+                        "ON CONFLICT DO NOTHING").fetchall()
+        finally:
+            cur.unregister("reingested_batch")
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""
@@ -140,11 +154,20 @@ class Store:
                         image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
 
     def count_pending(self, analyzer: str) -> int:
+        """How many posts pending() would return without a limit, from cheap counts: posts,
+        less the posts with a verdict of `analyzer` (one per post), plus those verdicts that
+        describe older content. A verdict goes stale only when its post is saved again, so
+        only re-ingested posts are joined with their verdicts (not a million posts with a
+        million verdicts). Holds while every verdict is of a stored post: posts are never
+        deleted, and verdicts are written for posts read from the store."""
         return self.reader().execute(
-            """SELECT count(*) FROM posts p
-                 LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
-                WHERE v.post_id IS NULL OR v.content_hash <> p.content_hash""",
-            [analyzer]).fetchone()[0]
+            """SELECT (SELECT count(*) FROM posts)
+                      - (SELECT count(*) FROM verdicts WHERE analyzer = $a)
+                      + (SELECT count(*) FROM reingested_posts r
+                           JOIN verdicts v ON v.post_id = r.post_id AND v.analyzer = $a
+                           JOIN posts p ON p.id = r.post_id
+                          WHERE v.content_hash <> p.content_hash)""",
+            {"a": analyzer}).fetchone()[0]
 
     # -- verdicts -------------------------------------------------------------------------
 
