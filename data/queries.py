@@ -137,16 +137,26 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     then the columns of those ids alone: no listing joins all posts with all verdicts."""
     where, params = f.where()
     source = _from(f.needs_verdicts())
-    con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
+    page = "ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+    after, after_params = "TRUE", []
     if cursor is not None:
         moment, last_id = decode_cursor(cursor)
-        where = f"{where} AND (p.created_at < ? OR (p.created_at = ? AND p.id > ?))"
-        params = [*params, moment, moment, last_id]
-    ids = [r[0] for r in con.execute(
-        f"""SELECT p.id FROM {source} WHERE {where}
-            ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?""",
-        [*params, limit, offset]).fetchall()]
+        after = "(created_at < ? OR (created_at = ? AND id > ?))"
+        after_params = [moment, moment, last_id]
+    con = store.reader()
+    if where == "TRUE":  # every post: the count is the table's, the page a top-N of one column
+        total = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+        ids = [r[0] for r in con.execute(
+            f"SELECT id FROM posts WHERE {after} {page}",
+            [*after_params, limit, offset]).fetchall()]
+    else:  # one pass over the join (not one for the count and one for the page)
+        total, ids = con.execute(
+            f"""WITH matched AS MATERIALIZED (
+                    SELECT p.id, p.created_at FROM {source} WHERE {where})
+                SELECT (SELECT count(*) FROM matched),
+                       (SELECT coalesce(list(id ORDER BY created_at DESC, id), [])
+                          FROM (SELECT id, created_at FROM matched WHERE {after} {page}))""",
+            [*params, *after_params, limit, offset]).fetchone()
     items = _posts_by_id(con, ids)
     more = len(ids) == limit
     return {"total": total, "items": items,
@@ -211,28 +221,43 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     source = _from(by not in ("brand", "source") or f.needs_verdicts())
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        only, params = "WHERE lower(rows.brand) = lower(?)", [*params, f.brand]
-    # 9b: a post about two brands counts for each with its per-brand verdict, if it has one
-    # and no reviewer gave its label
-    per_brand = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
-                 "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
-    if by in per_brand:
-        outer = per_brand[by]
-        extra = ", p.id AS post_id, v.analyzer AS analyzer, coalesce(v.human, false) AS human"
-        joined = """LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
-                      AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer"""
+        only, params = "WHERE lower(brand) = lower(?)", [*params, f.brand]
+
+    def rows(extra: str = "") -> str:  # one per post and brand
+        return f"""SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
+                          unnest({BRANDS_OF}) AS brand, {inner} AS key{extra}
+                     FROM {source} WHERE {where}"""
+
+    if by in PER_BRAND:
+        counted = _per_brand(rows, PER_BRAND[by])
     else:
-        extra = joined = ""
+        counted = f"SELECT bucket, brand, {outer} AS key FROM ({rows()})"
     cur = store.reader().execute(
-        f"""
-        WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
-                             unnest({BRANDS_OF}) AS brand, {inner} AS key{extra}
-                        FROM {source} WHERE {where})
-        SELECT bucket, rows.brand AS brand, {outer} AS key, count(*) AS count
-          FROM rows {joined} {only}
-         GROUP BY ALL ORDER BY bucket, brand, key
-        """, params)
+        f"""SELECT bucket, brand, key, count(*) AS count FROM ({counted}) {only}
+             GROUP BY ALL ORDER BY bucket, brand, key""", params)
     return _rows(cur)
+
+
+# 9b: a post about two brands counts for each with its per-brand verdict, if it has one and
+# no reviewer gave its label
+PER_BRAND = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
+             "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
+
+
+def _per_brand(rows, key: str) -> str:
+    """Trend rows keyed by per-brand verdicts. Only posts naming two or more brands have any
+    (store._save_brand_verdicts; a post's brands only grow), so only their rows are joined
+    with them: a tenth of the rows, not all."""
+    extra = """, len(p.brands) > 1 AS shared, p.id AS post_id, v.analyzer AS analyzer,
+               coalesce(v.human, false) AS human"""
+    return f"""
+        WITH rows AS MATERIALIZED ({rows(extra)})
+        SELECT bucket, brand, key FROM rows WHERE NOT shared
+        UNION ALL
+        SELECT rows.bucket, rows.brand, {key} AS key FROM rows
+          LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
+           AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer
+         WHERE shared"""
 
 
 EXPORT_COLUMNS = f"""
