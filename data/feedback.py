@@ -202,6 +202,9 @@ REASON = f"""CASE
     WHEN v.model_confidence < {LOW_CONFIDENCE} THEN 'low confidence'
     END"""
 
+# False alarms first, then the least sure (ids break ties, so pages never overlap).
+QUEUE_ORDER = "reason <> 'false alarm', model_confidence, id"
+
 # Posts whose only feedback is a dismissed alert: their real reading is still to be given.
 FALSE_ALARMS = f"""SELECT post_id FROM feedback GROUP BY post_id
                     HAVING bool_and(coalesce(field, '') = '{FALSE_ALARM}')"""
@@ -209,23 +212,37 @@ FALSE_ALARMS = f"""SELECT post_id FROM feedback GROUP BY post_id
 
 def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: int = 0) -> dict:
     """Posts to review, false alarms first, then the least sure verdicts; each with its
-    `reason`. Filters as for listings (brand, lang, label...)."""
+    `reason`. Filters as for listings (brand, lang, label...).
+
+    One pass ranks the queue by its cheap columns (count and page together); the page's
+    posts alone then get their full columns (images, brands), not every queued post."""
     where, params = f.where()
     source = f"""posts p JOIN ({queries.LATEST_VERDICTS}) v ON v.post_id = p.id
                  LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = p.id {queries.REVIEWS_OF}"""
     con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where} AND ({REASON}) "
-                        "IS NOT NULL", params).fetchone()[0]
+    total, ids = con.execute(
+        f"""WITH queued AS MATERIALIZED (
+                SELECT * FROM (SELECT p.id, {REASON} AS reason,
+                                      v.model_confidence AS model_confidence
+                                 FROM {source} WHERE {where})
+                 WHERE reason IS NOT NULL)
+            SELECT (SELECT count(*) FROM queued),
+                   (SELECT coalesce(list(id ORDER BY {QUEUE_ORDER}), []) FROM (
+                        SELECT * FROM queued ORDER BY {QUEUE_ORDER} LIMIT ? OFFSET ?))""",
+        [*params, limit, offset]).fetchone()
+    if not ids:
+        return {"total": total, "items": []}
+    page = f"""posts p JOIN (SELECT * FROM ({queries.LATEST_VERDICTS})
+                              WHERE post_id IN (SELECT unnest($ids))) v ON v.post_id = p.id
+               LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = p.id {queries.REVIEWS_OF}"""
     cur = con.execute(
-        f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {REASON} AS reason,
-                                  v.model_confidence AS model_confidence,
-                                  v.model_sarcasm_score AS model_sarcasm_score,
-                                  (SELECT list(brand ORDER BY brand) FROM post_brands b
-                                    WHERE b.post_id = p.id) AS named_brands
-                             FROM {source} WHERE {where})
-             WHERE reason IS NOT NULL
-             ORDER BY reason <> 'false alarm', model_confidence, id LIMIT ? OFFSET ?""",
-        [*params, limit, offset])
+        f"""SELECT {queries.POST_COLUMNS}, {REASON} AS reason,
+                   v.model_confidence AS model_confidence,
+                   v.model_sarcasm_score AS model_sarcasm_score,
+                   (SELECT list(brand ORDER BY brand) FROM post_brands b
+                     WHERE b.post_id = p.id) AS named_brands
+              FROM {page} WHERE p.id IN (SELECT unnest($ids))
+             ORDER BY {QUEUE_ORDER}""", {"ids": ids})
     items = [queries._decode_json(row) for row in queries._rows(cur)]
     for item in items:
         item["named_brands"] = item["named_brands"] or []

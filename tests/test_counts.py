@@ -131,7 +131,8 @@ def mixed(store: Store) -> Store:
         label=LABELS[n % 4], sentiment=("positive", "negative", "neutral", "negative")[n % 4],
         sarcasm=n % 4 == 3, sarcasm_score=(n % 10) / 10, emotion=EMOTIONS[n % 3],
         emotions={"neutral": 1.0}, confidence=(n % 7) / 6, explanation="test",
-        evidence={"lang": "en", "polarity": {"text": (n % 5 - 2) / 2}}, analyzer="lite@0.1"))
+        evidence={"lang": "en", "polarity": {"text": (n % 5 - 2) / 2},
+                  "incongruity": 0.4 if n % 9 == 0 else 0.0}, analyzer="lite@0.1"))
         for n, item in enumerate(items)])
     store.save_posts([(Post(source="rss", native_id="2", text="edited: refund",
                             created_at=datetime(2026, 11, 1, 2), brands=["Nimbus", "Voltra"]),
@@ -225,3 +226,40 @@ def test_trends_equal_the_plain_query(mixed):
         """SELECT count(*) FROM post_brand_verdicts bv JOIN verdicts v USING (post_id, analyzer)
             WHERE bv.label <> v.label""").fetchone()[0]
     assert split > 0  # so the per-brand verdicts change some counts
+
+
+# -- the review queue ---------------------------------------------------------------------------
+
+def plain_queue(store: Store, f: queries.PostFilter, limit: int, offset: int) -> dict:
+    """review_queue() as it was: every queued post's full columns, then the page."""
+    where, params = f.where()
+    source = f"""posts p JOIN ({queries.LATEST_VERDICTS}) v ON v.post_id = p.id
+                 LEFT JOIN ({feedback.FALSE_ALARMS}) fa ON fa.post_id = p.id
+                 {queries.REVIEWS_OF}"""
+    con = store.reader()
+    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where} AND "
+                        f"({feedback.REASON}) IS NOT NULL", params).fetchone()[0]
+    cur = con.execute(
+        f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {feedback.REASON} AS reason,
+                                  v.model_confidence AS model_confidence,
+                                  v.model_sarcasm_score AS model_sarcasm_score,
+                                  (SELECT list(brand ORDER BY brand) FROM post_brands b
+                                    WHERE b.post_id = p.id) AS named_brands
+                             FROM {source} WHERE {where})
+             WHERE reason IS NOT NULL
+             ORDER BY reason <> 'false alarm', model_confidence, id LIMIT ? OFFSET ?""",
+        [*params, limit, offset])
+    items = [queries._decode_json(row) for row in queries._rows(cur)]
+    for item in items:
+        item["named_brands"] = item["named_brands"] or []
+    return {"total": total, "items": items}
+
+
+def test_review_queue_equals_the_plain_query(mixed):
+    reasons = set()
+    for f in [FILTERS[0], FILTERS[1], FILTERS[3], FILTERS[10], FILTERS[14], FILTERS[-1]]:
+        for limit, offset in ((5, 0), (5, 5), (200, 0), (5, 500)):
+            got = feedback.review_queue(mixed, f, limit, offset)
+            assert got == plain_queue(mixed, f, limit, offset), (f, limit, offset)
+            reasons.update(item["reason"] for item in got["items"])
+    assert reasons == {"false alarm", "modalities disagree", "low confidence"}
