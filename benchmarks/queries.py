@@ -65,7 +65,7 @@ def generate(data_dir: Path, n: int, seed: int = 11, quiet: bool = True) -> None
             store.save_posts(posts)
             store.save_verdicts([
                 (Pending(post.id, post.text, post.lang, None, content_hash(post.text, [])),
-                 _verdict(label, rng)) for post, label in verdicts])
+                 _verdict(label, post.lang, rng)) for post, label in verdicts])
             print(f"  {min(n, first + BATCH):,} posts written, {time.perf_counter() - start:.0f} s",
                   flush=True)
         with store._transaction() as cur:
@@ -100,11 +100,19 @@ def add_reviews(cur, n: int, seed: int = 12) -> None:
                     [field, [r[0] for r in rows], [r[1] for r in rows]])
 
 
-def _verdict(label: str, rng: random.Random) -> Verdict:
+def _verdict(label: str, lang: str, rng: random.Random) -> Verdict:
+    """With evidence shaped as the lite analyzer writes it (analysis/lite.py), which the
+    review queue's reasons and the reviewed face-value reading parse."""
+    evidence = {"ocr_text": "", "ocr_lines": [], "faces": [],
+                "cues": rng.sample(("but", "lol", "yeah right", "/s", "great", "🙃"),
+                                   rng.randint(0, 2)),
+                "polarity": {"text": round(rng.uniform(-1, 1), 3)},
+                "incongruity": round(rng.random() ** 4 * 0.5, 3),
+                "text_sarcasm": round(rng.random(), 4), "lang": lang, "notes": []}
     return Verdict(label=label, sentiment=SENTIMENT[label], sarcasm=label == "sarcastic",
                    sarcasm_score=round(rng.random(), 3), emotion=rng.choice(EMOTIONS),
                    emotions={"neutral": 1.0}, confidence=round(rng.uniform(0.3, 1), 3),
-                   explanation="benchmark", analyzer=ANALYZER)
+                   explanation="benchmark", analyzer=ANALYZER, evidence=evidence)
 
 
 def calls(n: int) -> dict[str, str]:

@@ -133,8 +133,10 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     """One page, newest first, and the total. `cursor` (a page's next_cursor) continues after
     that page's last post (keyset: as fast on page 10,000 as on page 1); `offset` skips rows.
 
-    The page's ids come first, joined with the verdicts only when the filter reads them;
-    then the columns of those ids alone: no listing joins all posts with all verdicts."""
+    The page's ids come first, joined with the verdicts only when the filter reads them (and
+    then counted and paged in one pass over that join, materialized: the matches' ids and
+    dates); then the columns of those ids alone: no listing joins all posts with all
+    verdicts to build its rows."""
     where, params = f.where()
     source = _from(f.needs_verdicts())
     page = "ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
@@ -144,12 +146,13 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
         after = "(created_at < ? OR (created_at = ? AND id > ?))"
         after_params = [moment, moment, last_id]
     con = store.reader()
-    if where == "TRUE":  # every post: the count is the table's, the page a top-N of one column
-        total = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+    if not f.needs_verdicts():  # posts alone: a count over zone maps, then a top-N
+        total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}",
+                            params).fetchone()[0]
         ids = [r[0] for r in con.execute(
-            f"SELECT id FROM posts WHERE {after} {page}",
-            [*after_params, limit, offset]).fetchall()]
-    else:  # one pass over the join (not one for the count and one for the page)
+            f"""SELECT id FROM (SELECT p.id, p.created_at FROM {source} WHERE {where})
+                 WHERE {after} {page}""", [*params, *after_params, limit, offset]).fetchall()]
+    else:  # one pass over the join with the verdicts (not one for the count, one for the page)
         total, ids = con.execute(
             f"""WITH matched AS MATERIALIZED (
                     SELECT p.id, p.created_at FROM {source} WHERE {where})
@@ -221,43 +224,32 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     source = _from(by not in ("brand", "source") or f.needs_verdicts())
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
-        only, params = "WHERE lower(brand) = lower(?)", [*params, f.brand]
-
-    def rows(extra: str = "") -> str:  # one per post and brand
-        return f"""SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
-                          unnest({BRANDS_OF}) AS brand, {inner} AS key{extra}
-                     FROM {source} WHERE {where}"""
-
+        only, params = "WHERE lower(rows.brand) = lower(?)", [*params, f.brand]
+    extra = joined = ""
     if by in PER_BRAND:
-        counted = _per_brand(rows, PER_BRAND[by])
-    else:
-        counted = f"SELECT bucket, brand, {outer} AS key FROM ({rows()})"
+        outer = PER_BRAND[by]
+        # Only posts naming two or more brands have per-brand verdicts (a post's brands only
+        # grow), so only their rows carry the post id to join on: the others skip the lookup.
+        extra = """, CASE WHEN len(p.brands) > 1 THEN p.id END AS post_id,
+                   v.analyzer AS analyzer, coalesce(v.human, false) AS human"""
+        joined = """LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
+                      AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer"""
     cur = store.reader().execute(
-        f"""SELECT bucket, brand, key, count(*) AS count FROM ({counted}) {only}
-             GROUP BY ALL ORDER BY bucket, brand, key""", params)
+        f"""
+        WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
+                             unnest({BRANDS_OF}) AS brand, {inner} AS key{extra}
+                        FROM {source} WHERE {where})
+        SELECT bucket, rows.brand AS brand, {outer} AS key, count(*) AS count
+          FROM rows {joined} {only}
+         GROUP BY ALL ORDER BY bucket, brand, key
+        """, params)
     return _rows(cur)
 
 
-# 9b: a post about two brands counts for each with its per-brand verdict, if it has one and
-# no reviewer gave its label
+# 9b: a post about two brands counts for each brand with its per-brand verdict, if it has one
+# and no reviewer gave its label
 PER_BRAND = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
              "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
-
-
-def _per_brand(rows, key: str) -> str:
-    """Trend rows keyed by per-brand verdicts. Only posts naming two or more brands have any
-    (store._save_brand_verdicts; a post's brands only grow), so only their rows are joined
-    with them: a tenth of the rows, not all."""
-    extra = """, len(p.brands) > 1 AS shared, p.id AS post_id, v.analyzer AS analyzer,
-               coalesce(v.human, false) AS human"""
-    return f"""
-        WITH rows AS MATERIALIZED ({rows(extra)})
-        SELECT bucket, brand, key FROM rows WHERE NOT shared
-        UNION ALL
-        SELECT rows.bucket, rows.brand, {key} AS key FROM rows
-          LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
-           AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer
-         WHERE shared"""
 
 
 EXPORT_COLUMNS = f"""
