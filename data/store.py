@@ -25,6 +25,20 @@ from data.schema import migrate
 
 DB_FILE = "subtext.duckdb"
 
+# A verdict's modalities disagree (the review queue's reason, data/feedback.py): fusion found
+# incongruity, or the picture (caption or face) pulls this strongly against the words. SQL
+# over a verdicts row, evaluated once as the verdict is written (verdict_disagreements).
+DISAGREE = 0.3
+
+
+def _polarity(key: str) -> str:
+    return f"TRY_CAST(evidence -> 'polarity' ->> '{key}' AS DOUBLE)"
+
+
+DISAGREES = f"""coalesce(TRY_CAST(evidence ->> 'incongruity' AS DOUBLE), 0) >= {DISAGREE}
+    OR {_polarity('text')} * coalesce({_polarity('caption')}, {_polarity('faces')})
+       <= -{DISAGREE ** 2}"""
+
 
 class StoreLocked(RuntimeError):
     """Another process (usually the running engine) holds the database."""
@@ -176,7 +190,20 @@ class Store:
         table = bulk.verdict_table([(p.id, p.content_hash, v) for p, v in results], utcnow())
         with self._transaction() as cur:
             bulk.replace_verdicts(cur, table)
+            self._note_disagreements(cur, table)
             self._save_brand_verdicts(cur, results)  # 9b: same transaction as the verdicts
+
+    @staticmethod
+    def _note_disagreements(cur: duckdb.DuckDBPyConnection, table) -> None:
+        """The batch's verdicts replace those before them in verdict_disagreements too."""
+        cur.register("disagreement_batch", table)
+        try:
+            cur.execute("""DELETE FROM verdict_disagreements WHERE (post_id, analyzer) IN (
+                               SELECT post_id, analyzer FROM disagreement_batch)""").fetchall()
+            cur.execute(f"""INSERT INTO verdict_disagreements SELECT post_id, analyzer
+                              FROM disagreement_batch WHERE {DISAGREES}""").fetchall()
+        finally:
+            cur.unregister("disagreement_batch")
 
     # -- per-brand verdicts (issue 9b) ------------------------------------------------------
     brand_terms: dict[str, list[str]] = {}  # brand -> words naming it; the engine sets this

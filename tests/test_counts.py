@@ -1,6 +1,7 @@
 """The cheap counts behind /health and the listings equal the plain queries they replace, on a
 small database taken through the states that change them (re-ingest, edits, reviews)."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -80,11 +81,21 @@ def test_migration_seeds_the_stale_verdicts_of_an_existing_database(tmp_path):
         store.save_posts([(post("1"), []), (post("2"), [])])
         analyze(store, "lite@0.1")
         store.save_posts([(post("1", "Nimbus, edited"), [])])
-        store.reader().execute("DROP TABLE reingested_posts")
+        item = store.pending("lite@0.1", 1)[0]
+        store.save_verdicts([(item, replace(verdict("lite@0.1"), confidence=0.9,
+                                            evidence={"incongruity": 0.6}))])
+        for table in ("reingested_posts", "verdict_disagreements"):
+            store.reader().execute(f"DROP TABLE {table}")
         store.reader().execute("DELETE FROM schema_version WHERE version = 8")
+        # an edit the store did not see (a database from before 8): found by the seeding
+        store.reader().execute("UPDATE posts SET text = 'Nimbus, edited again', "
+                               "content_hash = 'changed' WHERE id = 'test:2'")
     with Store.open(tmp_path) as store:  # migration 8 runs on the edited database
         assert store.count_pending("lite@0.1") == 1
         assert_pending_as_plain(store)
+        queue = feedback.review_queue(store, queries.PostFilter())
+        assert [(p["id"], p["reason"]) for p in queue["items"]] == [
+            ("test:1", "modalities disagree")]  # test:2's verdict is sure enough
 
 
 
@@ -105,6 +116,16 @@ def plain_listing(store: Store, f: queries.PostFilter, limit: int, offset: int =
         f"SELECT p.id FROM {source} WHERE {where} ORDER BY p.created_at DESC, p.id "
         "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()]
     return total, ids
+
+
+def evidence(n: int) -> dict:
+    """Polarities and incongruity that make some verdicts' modalities disagree, each way."""
+    polarity = {"text": (n % 5 - 2) / 2}
+    if n % 11 == 5:
+        polarity["caption"] = -polarity["text"]
+    elif n % 13 == 6:
+        polarity["faces"] = -0.8 if polarity["text"] > 0 else 0.1
+    return {"lang": "en", "polarity": polarity, "incongruity": 0.4 if n % 9 == 0 else 0.0}
 
 
 LABELS = ("positive", "negative", "neutral", "sarcastic")
@@ -131,9 +152,14 @@ def mixed(store: Store) -> Store:
         label=LABELS[n % 4], sentiment=("positive", "negative", "neutral", "negative")[n % 4],
         sarcasm=n % 4 == 3, sarcasm_score=(n % 10) / 10, emotion=EMOTIONS[n % 3],
         emotions={"neutral": 1.0}, confidence=(n % 7) / 6, explanation="test",
-        evidence={"lang": "en", "polarity": {"text": (n % 5 - 2) / 2},
-                  "incongruity": 0.4 if n % 9 == 0 else 0.0}, analyzer="lite@0.1"))
-        for n, item in enumerate(items)])
+        evidence=evidence(n), analyzer="lite@0.1")) for n, item in enumerate(items)])
+    # re-analyzed: a verdict that disagreed is replaced by one that does not, and back
+    again = [item for n, item in enumerate(items) if n % 9 == 0][:6]
+    store.save_verdicts([(item, Verdict(
+        label="neutral", sentiment="neutral", sarcasm=False, sarcasm_score=0.1,
+        emotion="neutral", emotions={}, confidence=0.3 + n / 10, explanation="again",
+        evidence={"incongruity": 0.5 if n % 2 else 0.1}, analyzer="lite@0.1"))
+        for n, item in enumerate(again)])
     store.save_posts([(Post(source="rss", native_id="2", text="edited: refund",
                             created_at=datetime(2026, 11, 1, 2), brands=["Nimbus", "Voltra"]),
                        [])])
@@ -230,6 +256,21 @@ def test_trends_equal_the_plain_query(mixed):
 
 # -- the review queue ---------------------------------------------------------------------------
 
+def _pol(key: str) -> str:
+    return f"TRY_CAST(v.evidence -> 'polarity' ->> '{key}' AS DOUBLE)"
+
+
+# The queue's reason as it was: each verdict's evidence parsed on every call.
+PLAIN_REASON = f"""CASE
+    WHEN fa.post_id IS NOT NULL THEN 'false alarm'
+    WHEN v.reviewed THEN NULL
+    WHEN coalesce(TRY_CAST(v.evidence ->> 'incongruity' AS DOUBLE), 0) >= 0.3
+      OR {_pol('text')} * coalesce({_pol('caption')}, {_pol('faces')}) <= -0.09
+      THEN 'modalities disagree'
+    WHEN v.model_confidence < 0.5 THEN 'low confidence'
+    END"""
+
+
 def plain_queue(store: Store, f: queries.PostFilter, limit: int, offset: int) -> dict:
     """review_queue() as it was: every queued post's full columns, then the page."""
     where, params = f.where()
@@ -238,9 +279,9 @@ def plain_queue(store: Store, f: queries.PostFilter, limit: int, offset: int) ->
                  {queries.REVIEWS_OF}"""
     con = store.reader()
     total = con.execute(f"SELECT count(*) FROM {source} WHERE {where} AND "
-                        f"({feedback.REASON}) IS NOT NULL", params).fetchone()[0]
+                        f"({PLAIN_REASON}) IS NOT NULL", params).fetchone()[0]
     cur = con.execute(
-        f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {feedback.REASON} AS reason,
+        f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {PLAIN_REASON} AS reason,
                                   v.model_confidence AS model_confidence,
                                   v.model_sarcasm_score AS model_sarcasm_score,
                                   (SELECT list(brand ORDER BY brand) FROM post_brands b
