@@ -304,3 +304,30 @@ def test_review_queue_equals_the_plain_query(mixed):
             assert got == plain_queue(mixed, f, limit, offset), (f, limit, offset)
             reasons.update(item["reason"] for item in got["items"])
     assert reasons == {"false alarm", "modalities disagree", "low confidence"}
+
+
+# -- a sarcastic verdict reviewed as not sarcastic reads at face value --------------------------
+
+def test_face_value_of_a_verdict_reviewed_not_sarcastic(store):
+    """Its label comes from its own evidence (the words' polarity), in every read, also after
+    a newer verdict replaces it, while the other verdicts' evidence is never needed."""
+    store.save_posts([(post(str(i)), []) for i in range(5)])
+    polarity = {"test:0": 0.5, "test:1": -0.5, "test:2": 0.0, "test:3": 0.5, "test:4": 0.5}
+    store.save_verdicts([(item, replace(verdict("lite@0.1"), label="sarcastic", sarcasm=True,
+                                         sentiment="negative",
+                                         evidence={"polarity": {"text": polarity[item.id]}}))
+                         for item in store.pending("lite@0.1", 10)])
+    for post_id in ("test:0", "test:1", "test:2", "test:4"):
+        feedback.record(store, post_id, feedback.Correction(sarcasm=False), "rev")
+    feedback.record(store, "test:3", feedback.Correction(label="negative"), "rev")
+    item = next(p for p in store.pending("e5@1", 10) if p.id == "test:4")
+    store.save_verdicts([(item, replace(verdict("e5@1"), label="sarcastic", sarcasm=True,
+                                         evidence={"polarity": {"text": -0.9}}))])
+    expected = {"test:0": "positive", "test:1": "negative", "test:2": "neutral",
+                "test:3": "negative", "test:4": "negative"}
+    assert {p: queries.get_post(store, p)["label"] for p in expected} == expected
+    listed = queries.list_posts(store, queries.PostFilter(label="positive"), 10)
+    assert [p["id"] for p in listed["items"]] == ["test:0"]
+    counts = {row["key"]: row["count"] for row in queries.trends(
+        store, queries.PostFilter(), "week", "label")}
+    assert counts == {"positive": 1, "negative": 3, "neutral": 1}
