@@ -27,19 +27,10 @@ REVIEWS = """
 
 # A sarcastic verdict reviewed as "not sarcastic" (and no label given) is read at face value:
 # the polarity of its words.
-_FACE_VALUE = """CASE WHEN TRY_CAST(x.evidence -> 'polarity' ->> 'text' AS DOUBLE) >= 0.2
+_FACE_VALUE = """CASE WHEN TRY_CAST(m.evidence -> 'polarity' ->> 'text' AS DOUBLE) >= 0.2
                       THEN 'positive'
-                      WHEN TRY_CAST(x.evidence -> 'polarity' ->> 'text' AS DOUBLE) <= -0.2
+                      WHEN TRY_CAST(m.evidence -> 'polarity' ->> 'text' AS DOUBLE) <= -0.2
                       THEN 'negative' ELSE 'neutral' END"""
-
-
-def _face_values(latest: str) -> str:
-    """The face-value label of the sarcastic verdicts among `latest` whose post a reviewer
-    called not sarcastic: read from their evidence alone, so no other read parses the
-    evidence of every verdict (at 1M, most of a trend's time)."""
-    return f"""SELECT x.post_id, x.analyzer, {_FACE_VALUE} AS face FROM ({latest}) x
-                WHERE x.label = 'sarcastic'
-                  AND x.post_id IN (SELECT post_id FROM feedback WHERE sarcasm = false)"""
 
 
 def effective_verdicts(latest: str) -> str:
@@ -69,14 +60,12 @@ def effective_verdicts(latest: str) -> str:
                r.r_label IS NOT NULL OR r.r_sarcasm IS NOT NULL AS human,
                CASE WHEN r.r_label IS NOT NULL THEN r.r_label
                     WHEN r.r_sarcasm THEN 'sarcastic'
-                    WHEN r.r_sarcasm = false AND m.label = 'sarcastic' THEN fv.face
+                    WHEN r.r_sarcasm = false AND m.label = 'sarcastic' THEN {_FACE_VALUE}
                     ELSE m.label END AS e_label,
                CASE WHEN r.r_sarcasm IS NOT NULL THEN r.r_sarcasm
                     WHEN r.r_label IS NOT NULL THEN r.r_label = 'sarcastic'
                     ELSE m.sarcasm END AS e_sarcasm
           FROM ({latest}) m LEFT JOIN ({REVIEWS}) r ON r.post_id = m.post_id
-          LEFT JOIN ({_face_values(latest)}) fv
-                 ON fv.post_id = m.post_id AND fv.analyzer = m.analyzer
       ) e
     """
 
