@@ -219,11 +219,16 @@ def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: i
     One pass ranks the queue by its cheap columns (count and page together); the page's
     posts alone then get their full columns (images, brands), not every queued post."""
     where, params = f.where()
-    source = _queue_source(queries.LATEST_VERDICTS)
+    source, post_id = _queue_source(queries.LATEST_VERDICTS), "p.id"
+    if where == "TRUE":  # no filter reads the post: rank the verdicts alone (each is of a post)
+        source, post_id = f"""({queries.LATEST_VERDICTS}) v
+            LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = v.post_id
+            LEFT JOIN verdict_disagreements vd
+                   ON vd.post_id = v.post_id AND vd.analyzer = v.analyzer""", "v.post_id"
     con = store.reader()
     total, ids = con.execute(
         f"""WITH queued AS MATERIALIZED (
-                SELECT * FROM (SELECT p.id, {REASON} AS reason,
+                SELECT * FROM (SELECT {post_id} AS id, {REASON} AS reason,
                                       v.model_confidence AS model_confidence
                                  FROM {source} WHERE {where})
                  WHERE reason IS NOT NULL)
