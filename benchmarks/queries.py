@@ -65,9 +65,11 @@ def generate(data_dir: Path, n: int, seed: int = 11, quiet: bool = True) -> None
             store.save_posts(posts)
             store.save_verdicts([
                 (Pending(post.id, post.text, post.lang, None, content_hash(post.text, [])),
-                 _verdict(label, rng)) for post, label in verdicts])
+                 _verdict(label, post.lang, rng)) for post, label in verdicts])
             print(f"  {min(n, first + BATCH):,} posts written, {time.perf_counter() - start:.0f} s",
                   flush=True)
+        with store._transaction() as cur:
+            add_reviews(cur, n)
         alerts_db.save_evaluation(store, alerts_db.Evaluation(routes=[], new_alerts=[{
             "key": "bench:1", "kind": "sarcasm", "post_id": "reddit:1", "brand": "Nimbus",
             "score": 0.9, "severity": "high", "message": "a benchmark alert", "details": {}}],
@@ -76,19 +78,56 @@ def generate(data_dir: Path, n: int, seed: int = 11, quiet: bool = True) -> None
             store.set_cursor("alerts", "*", datetime.now(UTC).replace(tzinfo=None).isoformat())
 
 
-def _verdict(label: str, rng: random.Random) -> Verdict:
+def add_reviews(cur, n: int, seed: int = 12) -> None:
+    """Reviewers' corrections on 1 post in 500 (label, sarcasm, emotion, brand, irrelevant:
+    one field each), in a few statements on cursor `cur`: every effective-verdict read
+    applies them."""
+    rng = random.Random(seed)
+    picked: dict[str, list] = {}
+    for i in rng.sample(range(n), n // 500):
+        field = rng.choice(("label", "label", "sarcasm", "emotion", "brand", "irrelevant"))
+        value = {"label": rng.choice(LABELS), "sarcasm": rng.random() < 0.5,
+                 "emotion": rng.choice(EMOTIONS), "brand": "Nimbus", "irrelevant": True}[field]
+        picked.setdefault(field, []).append((str(i), value))
+    for field, rows in picked.items():
+        # a brand review names one of the post's brands, as the API requires
+        named = "list_contains(p.brands, r.value)" if field == "brand" else "TRUE"
+        cur.execute(f"""INSERT INTO feedback (post_id, {field}, field, new_value, reviewer,
+                                              created_at)
+                        SELECT p.id, r.value, ?, r.value::VARCHAR, 'bench', now()::TIMESTAMP
+                          FROM (SELECT unnest(?) AS native_id, unnest(?) AS value) r
+                          JOIN posts p USING (native_id) WHERE {named}""",
+                    [field, [r[0] for r in rows], [r[1] for r in rows]])
+
+
+def _verdict(label: str, lang: str, rng: random.Random) -> Verdict:
+    """With evidence shaped as the lite analyzer writes it (analysis/lite.py), which the
+    review queue's reasons and the reviewed face-value reading parse."""
+    evidence = {"ocr_text": "", "ocr_lines": [], "faces": [],
+                "cues": rng.sample(("but", "lol", "yeah right", "/s", "great", "🙃"),
+                                   rng.randint(0, 2)),
+                "polarity": {"text": round(rng.uniform(-1, 1), 3)},
+                "incongruity": round(rng.random() ** 4 * 0.5, 3),
+                "text_sarcasm": round(rng.random(), 4), "lang": lang, "notes": []}
     return Verdict(label=label, sentiment=SENTIMENT[label], sarcasm=label == "sarcastic",
                    sarcasm_score=round(rng.random(), 3), emotion=rng.choice(EMOTIONS),
                    emotions={"neutral": 1.0}, confidence=round(rng.uniform(0.3, 1), 3),
-                   explanation="benchmark", analyzer=ANALYZER)
+                   explanation="benchmark", analyzer=ANALYZER, evidence=evidence)
 
 
 def calls(n: int) -> dict[str, str]:
+    """What the dashboard's pages ask for (dashboard/pages/*.py), at the newest posts."""
+    day = (END - timedelta(days=1)).isoformat()
     week = (END - timedelta(days=7)).isoformat()
+    two_weeks = (END - timedelta(days=14)).isoformat()
     month = (END - timedelta(days=30)).isoformat()
+    now = f"until={END.isoformat()}"
     return {
         "health": "/health",
         "posts page 1": "/v1/posts?limit=50",
+        "posts 30 days (Explore's default)": f"/v1/posts?limit=50&since={month}&{now}",
+        "posts 30 days, page 100": f"/v1/posts?limit=50&since={month}&{now}&offset=4950",
+        "posts label": "/v1/posts?limit=50&label=negative",
         "posts brand+label": "/v1/posts?limit=50&brand=Nimbus&label=sarcastic",
         "posts 30 days, min_confidence": f"/v1/posts?limit=50&since={month}&min_confidence=0.8",
         "posts text search": "/v1/posts?limit=50&q=refund%20shipping",
@@ -100,12 +139,24 @@ def calls(n: int) -> dict[str, str]:
         "trends all by week, brand": "/v1/trends?bucket=week&by=brand",
         "trends Nimbus 30 days, emotion": f"/v1/trends?bucket=day&by=emotion&brand=Nimbus"
                                           f"&since={month}",
+        "trends 7 days by day, sentiment": f"/v1/trends?bucket=day&by=sentiment&since={week}"
+                                           f"&{now}",
+        "trends 7 days by day, source": f"/v1/trends?bucket=day&by=source&since={week}&{now}",
+        "trends 7 days by day, lang": f"/v1/trends?bucket=day&by=lang&since={week}&{now}",
+        "trends previous 7 days, week": f"/v1/trends?bucket=week&by=label&since={two_weeks}"
+                                        f"&until={week}",
+        "trends 90 days by week, label": f"/v1/trends?bucket=week&by=label"
+                                         f"&since={(END - timedelta(days=90)).isoformat()}&{now}",
+        "why panel: 1 day's terms, posts": f"/v1/insights/terms?since={day}&{now}&top=15"
+                                           f"&posts=5",
+        "review queue": "/v1/review/queue?limit=20",
         "alerts open": "/v1/alerts",
+        "alerts all (Trends' markers)": "/v1/alerts?status=all&limit=500",
         "runs": "/v1/runs",
     }
 
 
-def bench(data_dir: Path, n: int, repeat: int) -> None:
+def bench(data_dir: Path, n: int, repeat: int, only: str | None = None) -> None:
     port = free_port()
     config = data_dir.parent / "bench-queries.toml"
     config.write_text(CONFIG.format(data=data_dir.as_posix(), port=port, analyze_every=86400),
@@ -120,6 +171,8 @@ def bench(data_dir: Path, n: int, repeat: int) -> None:
             print(f"\n{n:,} posts; {repeat} calls each; loadavg {loadavg()}")
             print(f"{'call':34} {'p50 ms':>8} {'p95 ms':>8}  result")
             for name, path in calls(n).items():
+                if only and only not in name:
+                    continue
                 times, note = [], ""
                 for _ in range(repeat):
                     url = path
@@ -156,6 +209,8 @@ def _summary(body: dict) -> str:
         return f"total {body['total']:,}, {len(body['items'])} items"
     if "items" in body:
         return f"{len(body['items'])} rows"
+    if "previous_posts" in body:
+        return f"{body['posts']:,} posts, {len(body['terms'])} terms"
     if "counts" in body:
         return f"posts {body['counts']['posts']:,}, pending {body['pending']:,}"
     return f"{len(body)} fields"
@@ -166,6 +221,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="reuse (or create) the database here")
+    parser.add_argument("--only", help="time only the calls whose name contains this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = (args.keep or Path(tmp)) / "var"
@@ -174,7 +230,7 @@ def main() -> None:
             started = time.perf_counter()
             generate(data_dir, args.posts)
             print(f"generated in {time.perf_counter() - started:.0f} s")
-        bench(data_dir, args.posts, args.repeat)
+        bench(data_dir, args.posts, args.repeat, args.only)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ import pyarrow as pa
 from collectors.post import utcnow
 from data import queries
 from data.corrections import EFFECTIVE_BRANDS, REVIEWS
-from data.store import Store
+from data.store import DISAGREE, Store  # noqa: F401 (DISAGREE: the queue's threshold)
 
 FIELDS = ("label", "sarcasm", "emotion", "brand", "irrelevant")
 FALSE_ALARM = "false_alarm"  # the field of a row that dismisses an alert (not sarcastic)
 LOW_CONFIDENCE = 0.5  # below this the model's verdict goes to review
-DISAGREE = 0.3  # modalities disagree: incongruity, or opposite polarities this strong
 
 
 class BadCorrection(ValueError):
@@ -187,45 +186,68 @@ def feedback_table(store: Store, f: FeedbackFilter) -> pa.Table:
 
 # -- the review queue -------------------------------------------------------------------------
 
-def _pol(key: str) -> str:
-    return f"TRY_CAST(v.evidence -> 'polarity' ->> '{key}' AS DOUBLE)"
-
-
-# Why a post is in the queue; NULL = it is not. Modalities disagree when fusion found
-# incongruity, or the picture (caption or face) pulls strongly against the words.
+# Why a post is in the queue; NULL = it is not. Whether a verdict's modalities disagree was
+# found when it was written (store.DISAGREES; joined as vd by QUEUE_SOURCE).
 REASON = f"""CASE
     WHEN fa.post_id IS NOT NULL THEN 'false alarm'
     WHEN v.reviewed THEN NULL
-    WHEN coalesce(TRY_CAST(v.evidence ->> 'incongruity' AS DOUBLE), 0) >= {DISAGREE}
-      OR {_pol('text')} * coalesce({_pol('caption')}, {_pol('faces')}) <= -{DISAGREE ** 2}
-      THEN 'modalities disagree'
+    WHEN vd.post_id IS NOT NULL THEN 'modalities disagree'
     WHEN v.model_confidence < {LOW_CONFIDENCE} THEN 'low confidence'
     END"""
+
+# False alarms first, then the least sure (ids break ties, so pages never overlap).
+QUEUE_ORDER = "reason <> 'false alarm', model_confidence, id"
 
 # Posts whose only feedback is a dismissed alert: their real reading is still to be given.
 FALSE_ALARMS = f"""SELECT post_id FROM feedback GROUP BY post_id
                     HAVING bool_and(coalesce(field, '') = '{FALSE_ALARM}')"""
 
 
+def _queue_source(verdicts: str) -> str:
+    """Posts with these effective verdicts, their dismissed alerts, disagreements, reviews."""
+    return f"""posts p JOIN ({verdicts}) v ON v.post_id = p.id
+        LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = p.id
+        LEFT JOIN verdict_disagreements vd
+               ON vd.post_id = v.post_id AND vd.analyzer = v.analyzer
+        {queries.REVIEWS_OF}"""
+
+
 def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: int = 0) -> dict:
     """Posts to review, false alarms first, then the least sure verdicts; each with its
-    `reason`. Filters as for listings (brand, lang, label...)."""
+    `reason`. Filters as for listings (brand, lang, label...).
+
+    One pass ranks the queue by its cheap columns (count and page together); the page's
+    posts alone then get their full columns (images, brands), not every queued post."""
     where, params = f.where()
-    source = f"""posts p JOIN ({queries.LATEST_VERDICTS}) v ON v.post_id = p.id
-                 LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = p.id {queries.REVIEWS_OF}"""
+    source, post_id = _queue_source(queries.LATEST_VERDICTS), "p.id"
+    if where == "TRUE":  # no filter reads the post: rank the verdicts alone (each is of a post)
+        source, post_id = f"""({queries.LATEST_VERDICTS}) v
+            LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = v.post_id
+            LEFT JOIN verdict_disagreements vd
+                   ON vd.post_id = v.post_id AND vd.analyzer = v.analyzer""", "v.post_id"
     con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where} AND ({REASON}) "
-                        "IS NOT NULL", params).fetchone()[0]
+    total, ids = con.execute(
+        f"""WITH queued AS MATERIALIZED (
+                SELECT * FROM (SELECT {post_id} AS id, {REASON} AS reason,
+                                      v.model_confidence AS model_confidence
+                                 FROM {source} WHERE {where})
+                 WHERE reason IS NOT NULL)
+            SELECT (SELECT count(*) FROM queued),
+                   (SELECT coalesce(list(id ORDER BY {QUEUE_ORDER}), []) FROM (
+                        SELECT * FROM queued ORDER BY {QUEUE_ORDER} LIMIT ? OFFSET ?))""",
+        [*params, limit, offset]).fetchone()
+    if not ids:
+        return {"total": total, "items": []}
+    page = _queue_source(f"""SELECT * FROM ({queries.LATEST_VERDICTS})
+                              WHERE post_id IN (SELECT unnest($ids))""")
     cur = con.execute(
-        f"""SELECT * FROM (SELECT {queries.POST_COLUMNS}, {REASON} AS reason,
-                                  v.model_confidence AS model_confidence,
-                                  v.model_sarcasm_score AS model_sarcasm_score,
-                                  (SELECT list(brand ORDER BY brand) FROM post_brands b
-                                    WHERE b.post_id = p.id) AS named_brands
-                             FROM {source} WHERE {where})
-             WHERE reason IS NOT NULL
-             ORDER BY reason <> 'false alarm', model_confidence, id LIMIT ? OFFSET ?""",
-        [*params, limit, offset])
+        f"""SELECT {queries.POST_COLUMNS}, {REASON} AS reason,
+                   v.model_confidence AS model_confidence,
+                   v.model_sarcasm_score AS model_sarcasm_score,
+                   (SELECT list(brand ORDER BY brand) FROM post_brands b
+                     WHERE b.post_id = p.id) AS named_brands
+              FROM {page} WHERE p.id IN (SELECT unnest($ids))
+             ORDER BY {QUEUE_ORDER}""", {"ids": ids})
     items = [queries._decode_json(row) for row in queries._rows(cur)]
     for item in items:
         item["named_brands"] = item["named_brands"] or []

@@ -133,20 +133,33 @@ def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     """One page, newest first, and the total. `cursor` (a page's next_cursor) continues after
     that page's last post (keyset: as fast on page 10,000 as on page 1); `offset` skips rows.
 
-    The page's ids come first, joined with the verdicts only when the filter reads them;
-    then the columns of those ids alone: no listing joins all posts with all verdicts."""
+    The page's ids come first, joined with the verdicts only when the filter reads them (and
+    then counted and paged in one pass over that join, materialized: the matches' ids and
+    dates); then the columns of those ids alone: no listing joins all posts with all
+    verdicts to build its rows."""
     where, params = f.where()
     source = _from(f.needs_verdicts())
-    con = store.reader()
-    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
+    page = "ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+    after, after_params = "TRUE", []
     if cursor is not None:
         moment, last_id = decode_cursor(cursor)
-        where = f"{where} AND (p.created_at < ? OR (p.created_at = ? AND p.id > ?))"
-        params = [*params, moment, moment, last_id]
-    ids = [r[0] for r in con.execute(
-        f"""SELECT p.id FROM {source} WHERE {where}
-            ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?""",
-        [*params, limit, offset]).fetchall()]
+        after = "(created_at < ? OR (created_at = ? AND id > ?))"
+        after_params = [moment, moment, last_id]
+    con = store.reader()
+    if not f.needs_verdicts():  # posts alone: a count over zone maps, then a top-N
+        total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}",
+                            params).fetchone()[0]
+        ids = [r[0] for r in con.execute(
+            f"""SELECT id FROM (SELECT p.id, p.created_at FROM {source} WHERE {where})
+                 WHERE {after} {page}""", [*params, *after_params, limit, offset]).fetchall()]
+    else:  # one pass over the join with the verdicts (not one for the count, one for the page)
+        total, ids = con.execute(
+            f"""WITH matched AS MATERIALIZED (
+                    SELECT p.id, p.created_at FROM {source} WHERE {where})
+                SELECT (SELECT count(*) FROM matched),
+                       (SELECT coalesce(list(id ORDER BY created_at DESC, id), [])
+                          FROM (SELECT id, created_at FROM matched WHERE {after} {page}))""",
+            [*params, *after_params, limit, offset]).fetchone()
     items = _posts_by_id(con, ids)
     more = len(ids) == limit
     return {"total": total, "items": items,
@@ -212,17 +225,15 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
     only = ""
     if f.brand is not None:  # a post about both brands counts only for the one asked for
         only, params = "WHERE lower(rows.brand) = lower(?)", [*params, f.brand]
-    # 9b: a post about two brands counts for each with its per-brand verdict, if it has one
-    # and no reviewer gave its label
-    per_brand = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
-                 "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
-    if by in per_brand:
-        outer = per_brand[by]
-        extra = ", p.id AS post_id, v.analyzer AS analyzer, coalesce(v.human, false) AS human"
+    extra = joined = ""
+    if by in PER_BRAND:
+        outer = PER_BRAND[by]
+        # Only posts naming two or more brands have per-brand verdicts (a post's brands only
+        # grow), so only their rows carry the post id to join on: the others skip the lookup.
+        extra = """, CASE WHEN len(p.brands) > 1 THEN p.id END AS post_id,
+                   v.analyzer AS analyzer, coalesce(v.human, false) AS human"""
         joined = """LEFT JOIN post_brand_verdicts bv ON bv.post_id = rows.post_id
                       AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer"""
-    else:
-        extra = joined = ""
     cur = store.reader().execute(
         f"""
         WITH rows AS (SELECT date_trunc('{BUCKETS[bucket]}', p.created_at) AS bucket,
@@ -233,6 +244,12 @@ def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") 
          GROUP BY ALL ORDER BY bucket, brand, key
         """, params)
     return _rows(cur)
+
+
+# 9b: a post about two brands counts for each brand with its per-brand verdict, if it has one
+# and no reviewer gave its label
+PER_BRAND = {"label": "CASE WHEN human THEN key ELSE coalesce(bv.label, key) END",
+             "sentiment": "CASE WHEN human THEN key ELSE coalesce(bv.sentiment, key) END"}
 
 
 EXPORT_COLUMNS = f"""

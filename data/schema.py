@@ -254,6 +254,29 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP;
     """,
+    # 9 (issue 10, queries at 1M), two tables the store keeps as it writes, each seeded here:
+    # - posts stored again after their first save. Only their verdicts can have gone stale
+    #   (content changed after analysis), so /health counts pending posts from cheap counts
+    #   plus a join over these posts alone, not a million posts with their verdicts;
+    # - verdicts whose modalities disagree (store.DISAGREES, as it reads today), so the review
+    #   queue parses no evidence JSON per call (4 s at 1M).
+    """
+    CREATE TABLE reingested_posts (post_id VARCHAR PRIMARY KEY);
+    INSERT INTO reingested_posts
+    SELECT DISTINCT v.post_id FROM verdicts v JOIN posts p ON p.id = v.post_id
+     WHERE v.content_hash <> p.content_hash;
+    CREATE TABLE verdict_disagreements (
+        post_id   VARCHAR NOT NULL,
+        analyzer  VARCHAR NOT NULL,
+        PRIMARY KEY (post_id, analyzer)
+    );
+    INSERT INTO verdict_disagreements
+    SELECT post_id, analyzer FROM verdicts
+     WHERE coalesce(TRY_CAST(evidence ->> 'incongruity' AS DOUBLE), 0) >= 0.3
+        OR TRY_CAST(evidence -> 'polarity' ->> 'text' AS DOUBLE)
+           * coalesce(TRY_CAST(evidence -> 'polarity' ->> 'caption' AS DOUBLE),
+                      TRY_CAST(evidence -> 'polarity' ->> 'faces' AS DOUBLE)) <= -0.09;
+    """,
 ]
 
 

@@ -25,6 +25,20 @@ from data.schema import migrate
 
 DB_FILE = "subtext.duckdb"
 
+# A verdict's modalities disagree (the review queue's reason, data/feedback.py): fusion found
+# incongruity, or the picture (caption or face) pulls this strongly against the words. SQL
+# over a verdicts row, evaluated once as the verdict is written (verdict_disagreements).
+DISAGREE = 0.3
+
+
+def _polarity(key: str) -> str:
+    return f"TRY_CAST(evidence -> 'polarity' ->> '{key}' AS DOUBLE)"
+
+
+DISAGREES = f"""coalesce(TRY_CAST(evidence ->> 'incongruity' AS DOUBLE), 0) >= {DISAGREE}
+    OR {_polarity('text')} * coalesce({_polarity('caption')}, {_polarity('faces')})
+       <= -{DISAGREE ** 2}"""
+
 
 class StoreLocked(RuntimeError):
     """Another process (usually the running engine) holds the database."""
@@ -132,10 +146,24 @@ class Store:
                 pass
         with self._transaction() as cur:
             new = bulk.upsert_posts(cur, tables)
+            if new < tables["staged_posts"].num_rows:
+                self._mark_reingested(cur, tables["staged_posts"].select(["id"]))
             if cursor:
                 self._set_cursor(cur, *cursor)
         self._expect_new = new == total
         return Saved(new=new, updated=total - new)
+
+    @staticmethod
+    def _mark_reingested(cur: duckdb.DuckDBPyConnection, ids) -> None:
+        """Remember posts of a batch that held stored ones (their content may have changed
+        since analysis): count_pending re-checks their verdicts. The batch's new posts are
+        noted too, which is harmless and spares a lookup of which ones were stored before."""
+        cur.register("reingested_batch", ids)
+        try:
+            cur.execute("INSERT INTO reingested_posts SELECT id FROM reingested_batch "
+                        "ON CONFLICT DO NOTHING").fetchall()
+        finally:
+            cur.unregister("reingested_batch")
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""
@@ -155,11 +183,20 @@ class Store:
                         image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
 
     def count_pending(self, analyzer: str) -> int:
+        """How many posts pending() would return without a limit, from cheap counts: posts,
+        less the posts with a verdict of `analyzer` (one per post), plus those verdicts that
+        describe older content. A verdict goes stale only when its post is saved again, so
+        only re-ingested posts are joined with their verdicts (not a million posts with a
+        million verdicts). Holds while every verdict is of a stored post: posts are never
+        deleted, and verdicts are written for posts read from the store."""
         return self.reader().execute(
-            """SELECT count(*) FROM posts p
-                 LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
-                WHERE v.post_id IS NULL OR v.content_hash <> p.content_hash""",
-            [analyzer]).fetchone()[0]
+            """SELECT (SELECT count(*) FROM posts)
+                      - (SELECT count(*) FROM verdicts WHERE analyzer = $a)
+                      + (SELECT count(*) FROM reingested_posts r
+                           JOIN verdicts v ON v.post_id = r.post_id AND v.analyzer = $a
+                           JOIN posts p ON p.id = r.post_id
+                          WHERE v.content_hash <> p.content_hash)""",
+            {"a": analyzer}).fetchone()[0]
 
     # -- verdicts -------------------------------------------------------------------------
 
@@ -168,7 +205,20 @@ class Store:
         table = bulk.verdict_table([(p.id, p.content_hash, v) for p, v in results], utcnow())
         with self._transaction() as cur:
             bulk.replace_verdicts(cur, table)
+            self._note_disagreements(cur, table)
             self._save_brand_verdicts(cur, results)  # 9b: same transaction as the verdicts
+
+    @staticmethod
+    def _note_disagreements(cur: duckdb.DuckDBPyConnection, table) -> None:
+        """The batch's verdicts replace those before them in verdict_disagreements too."""
+        cur.register("disagreement_batch", table)
+        try:
+            cur.execute("""DELETE FROM verdict_disagreements WHERE (post_id, analyzer) IN (
+                               SELECT post_id, analyzer FROM disagreement_batch)""").fetchall()
+            cur.execute(f"""INSERT INTO verdict_disagreements SELECT post_id, analyzer
+                              FROM disagreement_batch WHERE {DISAGREES}""").fetchall()
+        finally:
+            cur.unregister("disagreement_batch")
 
     # -- per-brand verdicts (issue 9b) ------------------------------------------------------
     brand_terms: dict[str, list[str]] = {}  # brand -> words naming it; the engine sets this
