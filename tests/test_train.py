@@ -42,6 +42,23 @@ def test_tiny_training_run_writes_loadable_artifacts(tmp_path):
     assert [s.lang for s in scores] == ["en", "zh"]
     assert all(abs(sum(s.sentiment.values()) - 1) < 1e-3 for s in scores)
 
+    # A refit of one task keeps every other task's heads exactly and says so.
+    import numpy as np
+
+    before = dict(np.load(out / WEIGHTS_FILE))
+    columns = json.loads((out / CONFIG_FILE).read_text())["columns"]
+    refit = subprocess.run([sys.executable, "-m", "analysis.train", "--sample", "20", "--out",
+                            str(out), "--tasks", "sarcasm"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=280)
+    assert refit.returncode == 0, refit.stderr[-3000:]
+    after = dict(np.load(out / WEIGHTS_FILE))
+    kept = np.r_[slice(*columns["sentiment"]), slice(*columns["emotion"])]
+    for name, array in before.items():
+        assert np.array_equal(array[..., kept], after[name][..., kept]), name
+    refitted = json.loads((out / "PROVENANCE.json").read_text())["refit"]
+    assert refitted["tasks"] == ["sarcasm"] and refitted["kept"] == ["sentiment", "emotion"]
+    assert "smp2020-virus_train" in refitted["kept_corpora"]  # no sarcasm corpus: not re-read
+
 
 def test_missing_data_dir_is_a_clear_error(tmp_path):
     env = {**os.environ, "SUBTEXT_SHARED_DATA": str(tmp_path / "nowhere")}
@@ -63,3 +80,4 @@ def test_loading_artifacts_of_other_features_fails_clearly(tmp_path):
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(ValueError, match="retrain"):
         TextModel.load(tmp_path)
+
