@@ -1,12 +1,16 @@
-"""Choose fusion's stream sarcasm prior and the odds of cue-less sarcasm on DEV data.
+"""Choose fusion's per-language sarcasm reference prior and cue-less odds on DEV data.
 
-    nice python -m benchmarks.sarcasm_prior [--sample N]
+    nice python -m benchmarks.sarcasm_prior [--sample N] [--prior 0.35]
 
 Scores the dev texts once with the shipped text model (`TextModel.predict`, embed=always),
-then fuses them text-only (the dev sets have no images) for each grid point and prints the
-sarcasm dev figures (TweetEval irony F1, MMSD2.0 accuracy, ToSarcasm macro-F1) beside the
-false-sarcasm rate on sincere positives (ChnSentiCorp held-out and TweetEval sentiment
-positives). The demo is deliberately not used: it is the smoke test, not the tuning set.
+then fuses them text-only (the dev sets have no images) at the stream prior for each grid
+point of one language's reference prior (fusion.TRAINING_SARCASM_PRIOR) and cue-less odds
+(fusion.UNCUED_SARCASM_ODDS), and prints that language's sarcasm dev figures (English:
+TweetEval irony F1, MMSD2.0 accuracy; Chinese: ToSarcasm macro-F1) beside its false-sarcasm
+rate on sincere positives (TweetEval sentiment positives and TweetEval emotion val joy;
+ChnSentiCorp held-out positives and SMP2020 virus_dev joy).
+The sets are monolingual, so each language's two constants are chosen on its own sets.
+The demo is deliberately not used: it is the smoke test, not the tuning set.
 """
 
 from __future__ import annotations
@@ -22,37 +26,50 @@ from analysis import fusion
 from analysis import train as T
 from analysis.heads import TextModel
 
-PRIORS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.45)
+REFERENCE = (0.35, 0.45, 0.55, 0.6, 0.7)
 UNCUED = (1.0, 0.7, 0.5, 0.35)
 SARCASM_SETS = [d for d in T.DEV_SETS if d.task == "sarcasm"]
-SINCERE = (("chnsenticorp", D.chnsenticorp("heldout")),
-           ("tweeteval-sentiment", D.tweeteval("sentiment", "val")))
+# Sincere positives, two per language: (name, language, split, its positive label). The joy
+# sets are held out from the sarcasm heads (they train on TweetEval emotion train and SMP2020
+# virus_train's joyful posts).
+SINCERE = (("tweeteval-sentiment", "en", lambda: D.tweeteval("sentiment", "val"), "positive"),
+           ("tweeteval-emotion-joy", "en", lambda: D.tweeteval("emotion", "val"), "joy"),
+           ("chnsenticorp", "zh", lambda: D.chnsenticorp("heldout"), "positive"),
+           ("smp2020-virus_dev-joy", "zh", lambda: D.smp2020("virus_dev"), "joy"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--prior", type=float, default=fusion.STREAM_SARCASM_PRIOR,
+                        help="the stream prior to fuse at")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(T.SEED)
     model = TextModel.load()
     sets = {d.name: (d, _sample(_split(d.corpus), args.sample, rng)) for d in SARCASM_SETS}
-    positives = {n: _sample(s.subset([i for i, y in enumerate(s.labels) if y == "positive"]),
-                            args.sample, rng) for n, s in SINCERE}
+    positives = {}
+    for name, lang, load, positive in SINCERE:
+        split = load()
+        positives[name] = (lang, _sample(split.subset(
+            [i for i, y in enumerate(split.labels) if y == positive]), args.sample, rng))
     scored = {name: model.predict(s.texts, [s.lang] * len(s), embed="always")
-              for name, (_, s) in sets.items()}
-    scored.update({name: model.predict(s.texts, [s.lang] * len(s), embed="always")
-                   for name, s in positives.items()})
-    names = [d.name.split(" (")[0] for d in SARCASM_SETS] + [f"FS {n}" for n in positives]
-    print(f"{'prior':>5} {'uncued':>6} " + " ".join(f"{n:>16}" for n in names))
-    for prior, uncued in itertools.product(PRIORS, UNCUED):
-        fusion.UNCUED_SARCASM_ODDS = uncued
-        row = []
-        for name, (dev, split) in sets.items():
-            pred = [int(fusion.fuse(s, prior=prior).sarcasm) for s in scored[name]]
-            row.append(T.score(dev.metric, split.labels, pred))
-        for name in positives:
-            row.append(np.mean([fusion.fuse(s, prior=prior).sarcasm for s in scored[name]]))
-        print(f"{prior:5.2f} {uncued:6.2f} " + " ".join(f"{v:16.3f}" for v in row), flush=True)
+              for name, (_, s) in [*sets.items(), *positives.items()]}
+    for lang in ("en", "zh"):
+        mine = [n for n, (_, s) in sets.items() if s.lang == lang]
+        sincere = [n for n, (x, _) in positives.items() if x == lang]
+        print(f"\n{lang}: {'ref':>5} {'uncued':>6} "
+              + " ".join(f"{n.split(' (')[0]:>16}" for n in mine)
+              + " ".join(f"{'FS ' + n:>22}" for n in sincere))
+        for ref, uncued in itertools.product(REFERENCE, UNCUED):
+            fusion.TRAINING_SARCASM_PRIOR[lang] = ref
+            fusion.UNCUED_SARCASM_ODDS[lang] = uncued
+            row = [T.score(sets[n][0].metric, sets[n][1].labels,
+                           [int(fusion.fuse(s, prior=args.prior).sarcasm) for s in scored[n]])
+                   for n in mine]
+            row += [np.mean([fusion.fuse(s, prior=args.prior).sarcasm for s in scored[n]])
+                    for n in sincere]
+            print(f"    {ref:5.2f} {uncued:6.2f} " + " ".join(f"{v:16.3f}" for v in row[:len(mine)])
+                  + " ".join(f"{v:22.3f}" for v in row[len(mine):]), flush=True)
     return 0
 
 

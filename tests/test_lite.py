@@ -99,14 +99,14 @@ def test_verdict_shape_and_calibrated_confidence(lite):
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 
-# The text head of the shipped model calls these two ironic by itself (P ≈ 0.6–0.8, no cue
-# left behind it now): strict xfail, so the test turns red the day a model fixes them.
+# The text head of the shipped model calls these ironic by itself (P ≈ 0.6–0.8, no cue left
+# behind it now): strict xfail, so the test turns red the day a model fixes them (the heads
+# retrained with sincere Chinese praise fixed "… Thank you!", 2026-12-02).
 HEAD_FIRES = pytest.mark.xfail(strict=True, reason="the shipped text head's own sarcasm")
 
 
 @pytest.mark.parametrize("text, lang, image", [
-    pytest.param("Nimbus customer service replaced my screen for free. Thank you!", "en", None,
-                 marks=HEAD_FIRES),
+    ("Nimbus customer service replaced my screen for free. Thank you!", "en", None),
     pytest.param("Nimbus 7 one month in: no lag, no heat, battery still solid. Boring in the "
                  "best way.", "en", "nimbus_thumbs_en.png", marks=HEAD_FIRES),
     ("说实话，云朵这次的系统动画做得很舒服，一点不卡", "zh", None),

@@ -57,7 +57,7 @@ def test_tiny_training_run_writes_loadable_artifacts(tmp_path):
         assert np.array_equal(array[..., kept], after[name][..., kept]), name
     refitted = json.loads((out / "PROVENANCE.json").read_text())["refit"]
     assert refitted["tasks"] == ["sarcasm"] and refitted["kept"] == ["sentiment", "emotion"]
-    assert "smp2020-virus_train" in refitted["kept_corpora"]  # no sarcasm corpus: not re-read
+    assert "met_meme-zh" in refitted["kept_corpora"]  # no sarcasm corpus: not re-read
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path):
@@ -81,3 +81,22 @@ def test_loading_artifacts_of_other_features_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="retrain"):
         TextModel.load(tmp_path)
 
+
+def test_sarcasm_classes_balance_within_each_language():
+    """A sincere-only Chinese corpus must not take class weight from the English rows."""
+    import numpy as np
+
+    from analysis.train import balanced_weights
+
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+    sources = ["en-irony"] * 4 + ["zh-sarcasm"] * 2 + ["zh-reviews"] * 4
+    langs = ["en"] * 4 + ["zh"] * 6
+    w = balanced_weights(y, sources, langs)
+    en, zh = np.arange(4), np.arange(4, 10)
+    for rows in (en, zh):
+        assert w[rows][y[rows] == 1].sum() == pytest.approx(w[rows][y[rows] == 0].sum())
+    assert w[en].sum() == pytest.approx(4) and w[zh].sum() == pytest.approx(6)
+    # one group: the classes balance over all rows, as for the other tasks
+    pooled = balanced_weights(y, sources)
+    assert pooled[y == 1].sum() == pytest.approx(pooled[y == 0].sum())
+    assert pooled[en][y[en] == 0].sum() < w[en][y[en] == 0].sum()  # what grouping prevents
