@@ -100,6 +100,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def overlap_filter(record: logging.LogRecord) -> bool:
+    """Drop apscheduler's warning that a run was skipped because the previous one still runs:
+    an analysis pass over a backlog outlasts its interval by design (each pass works up to
+    its time budget), so the warning would repeat every few seconds on a healthy start."""
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
@@ -107,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     # two lines per job run, every few seconds; a failing job is still logged (ERROR)
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(overlap_filter)
     scrub.install_log_filter()
     try:
         config = load(getattr(args, "config", None), getattr(args, "data_dir", None))

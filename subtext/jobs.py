@@ -175,7 +175,8 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
     scheduler's next run picks up the rest) or `stopping` is set: a stop waits for one batch
     at most, and each batch's verdicts are committed together."""
     def work() -> RunResult:
-        done, deadline = 0, time.monotonic() + budget_s
+        start = time.monotonic()
+        done, deadline = 0, start + budget_s
         while time.monotonic() < deadline and not (stopping and stopping.is_set()):
             pending = store.pending(analyzer_id(analyzer), batch_size)
             if not pending:
@@ -184,6 +185,10 @@ def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
             verdicts = with_template_priors(store, pending, analyzer.analyze(items))
             store.save_verdicts(list(zip(pending, verdicts, strict=True)))
             done += len(pending)
+        if done:  # the terminal's sign of life during a backlog (the dashboard shows it too)
+            took = time.monotonic() - start
+            log.info("analyzed %d posts in %.1f s (%.1f posts/s)", done, took,
+                     done / max(took, 1e-9))
         return RunResult(fetched=done, new=done)
 
     return run_recorded(store, "analyze", work, record_idle=False)

@@ -113,3 +113,25 @@ def test_scheduler_runs_the_jobs(config):
     finally:
         engine.stop()
     assert not engine.scheduler.running
+
+
+def test_an_analysis_pass_says_what_it_did_and_overlap_warnings_stay_out(engine, caplog):
+    import logging
+
+    from subtext.cli import overlap_filter
+
+    engine.collect_all()
+    with caplog.at_level(logging.INFO, logger="subtext.jobs"):
+        engine.analyze_pending()
+        engine.analyze_pending()  # nothing left: no line
+    lines = [r.getMessage() for r in caplog.records if r.name == "subtext.jobs"
+             and r.getMessage().startswith("analyzed")]
+    assert len(lines) == 1 and lines[0].startswith("analyzed 4 posts in ")
+
+    def record(message):
+        return logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1, message,
+                                 None, None)
+
+    assert not overlap_filter(record('Execution of job "Engine.analyze_pending" skipped: '
+                                     'maximum number of running instances reached (1)'))
+    assert overlap_filter(record('Job "Engine.collect_all" raised an exception'))
