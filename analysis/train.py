@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -626,12 +628,29 @@ def run(out: Path, sample: int | None, embed: bool = True, log=print,
     provenance["tuned_encoder"] = tuned
     if kept:
         provenance["refit"] = kept.record(tasks, provenance)
-    export(out, heads_fast, heads_emb, choices, auto_threshold, provenance)
-    log(verify_export(out, heads_fast, heads_emb, corpora))
+    log(publish(out, lambda folder: export(folder, heads_fast, heads_emb, choices,
+                                           auto_threshold, provenance),
+                lambda folder: verify_export(folder, heads_fast, heads_emb, corpora)))
     log(format_table(figures))
     log(f"calibration (ECE of the top class, dev): {json.dumps(calibration)}")
     log(f"artifacts written to {out} in {time.perf_counter() - t0:.0f}s")
     return provenance
+
+
+ARTIFACT_FILES = (heads.WEIGHTS_FILE, heads.CONFIG_FILE, "PROVENANCE.json")
+
+
+def publish(out: Path, write, check) -> str:
+    """Write the artifacts into a staging folder beside `out`, check them there, then move
+    them in: a failed check leaves `out` (the shipped model, by default) as it was."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".train-", dir=out.parent) as staging:
+        folder = Path(staging)
+        write(folder)
+        report = check(folder)
+        for name in ARTIFACT_FILES:
+            os.replace(folder / name, out / name)
+    return report
 
 
 @dataclass

@@ -100,3 +100,27 @@ def test_sarcasm_classes_balance_within_each_language():
     pooled = balanced_weights(y, sources)
     assert pooled[y == 1].sum() == pytest.approx(pooled[y == 0].sum())
     assert pooled[en][y[en] == 0].sum() < w[en][y[en] == 0].sum()  # what grouping prevents
+
+
+def test_artifacts_that_fail_their_check_never_replace_the_shipped_ones(tmp_path):
+    from analysis.train import ARTIFACT_FILES, publish
+
+    out = tmp_path / "artifacts"
+    out.mkdir()
+    for name in ARTIFACT_FILES:
+        (out / name).write_text("shipped")
+
+    def write(folder):
+        for name in ARTIFACT_FILES:
+            (folder / name).write_text("new")
+
+    def failing(folder):
+        assert (folder / ARTIFACT_FILES[0]).read_text() == "new"  # checked where written
+        raise AssertionError("exported heads differ")
+
+    with pytest.raises(AssertionError, match="differ"):
+        publish(out, write, failing)
+    assert all((out / n).read_text() == "shipped" for n in ARTIFACT_FILES)
+    assert publish(out, write, lambda folder: "ok") == "ok"
+    assert all((out / n).read_text() == "new" for n in ARTIFACT_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts"]  # no staging left
