@@ -119,6 +119,18 @@ def uncertainty(probs: dict[str, np.ndarray]) -> np.ndarray:
     return np.maximum(sentiment, sarcasm)
 
 
+def read_artifacts(directory: Path = ARTIFACTS) -> tuple[dict[str, np.ndarray], dict]:
+    """The stored arrays and config of the heads, refused when trained on other features."""
+    directory = Path(directory)
+    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    if tuple(config["dense_features"]) != DENSE_FEATURES:
+        raise ValueError(f"{directory}: artifacts were trained on other features; retrain "
+                         "with python -m analysis.train")
+    return arrays, config
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -156,14 +168,7 @@ class TextModel:
 
     @classmethod
     def load(cls, directory: Path = ARTIFACTS) -> TextModel:
-        directory = Path(directory)
-        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        if tuple(config["dense_features"]) != DENSE_FEATURES:
-            raise ValueError(f"{directory}: artifacts were trained on other features; retrain "
-                             "with python -m analysis.train")
-        return cls(arrays, config, directory)
+        return cls(*read_artifacts(directory), Path(directory))
 
     # -- the pieces, public so training checks them against sklearn ----------------------------
 

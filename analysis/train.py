@@ -667,11 +667,9 @@ class Previous:
         if not (out / heads.WEIGHTS_FILE).exists() or not (out / "PROVENANCE.json").exists():
             raise SystemExit(f"--tasks refits some tasks of an earlier run, but {out} holds "
                              "no artifacts: run without --tasks first")
-        model = heads.TextModel.load(out)  # checks the features match
-        with np.load(out / heads.WEIGHTS_FILE, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays, config = heads.read_artifacts(out)
         provenance = json.loads((out / "PROVENANCE.json").read_text(encoding="utf-8"))
-        return cls(tasks, arrays, model.config, provenance)
+        return cls(tasks, arrays, config, provenance)
 
     @property
     def auto_threshold(self) -> float:
