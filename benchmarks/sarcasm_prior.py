@@ -28,6 +28,7 @@ from analysis.heads import TextModel
 
 REFERENCE = (0.35, 0.45, 0.55, 0.6, 0.7)
 UNCUED = (1.0, 0.7, 0.5, 0.35)
+COMPLAINT = (1.0, 0.5, 0.25, 0.1)  # fusion.PLAIN_COMPLAINT_ODDS, at the shipped ref / uncued
 SARCASM_SETS = [d for d in T.DEV_SETS if d.task == "sarcasm"]
 # Sincere positives, two per language: (name, language, split, its positive label). The joy
 # sets are held out from the sarcasm heads (they train on TweetEval emotion train and SMP2020
@@ -36,6 +37,14 @@ SINCERE = (("tweeteval-sentiment", "en", lambda: D.tweeteval("sentiment", "val")
            ("tweeteval-emotion-joy", "en", lambda: D.tweeteval("emotion", "val"), "joy"),
            ("chnsenticorp", "zh", lambda: D.chnsenticorp("heldout"), "positive"),
            ("smp2020-virus_dev-joy", "zh", lambda: D.smp2020("virus_dev"), "joy"))
+# Sincere negatives: a plain complaint called sarcastic is a wrong label too (and a wrong
+# "disguised criticism" alert when a picture is attached).
+# TweetEval emotion val's angry and sad tweets (held out from every head; TweetEval sentiment's
+# negatives trained the sentiment head, whose polarity the rule reads) and ChnSentiCorp's
+# held-out negative reviews.
+COMPLAINTS = (("tweeteval-emotion-anger+sadness", "en", lambda: D.tweeteval("emotion", "val"),
+               ("anger", "sadness")),
+              ("chnsenticorp-neg", "zh", lambda: D.chnsenticorp("heldout"), ("negative",)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         split = load()
         positives[name] = (lang, _sample(split.subset(
             [i for i, y in enumerate(split.labels) if y == positive]), args.sample, rng))
+    negatives = {}
+    for name, lang, load, wanted in COMPLAINTS:
+        split = load()
+        negatives[name] = (lang, _sample(split.subset(
+            [i for i, y in enumerate(split.labels) if y in wanted]), args.sample, rng))
     scored = {name: model.predict(s.texts, [s.lang] * len(s), embed="always")
-              for name, (_, s) in [*sets.items(), *positives.items()]}
+              for name, (_, s) in [*sets.items(), *positives.items(), *negatives.items()]}
+    shipped = (dict(fusion.TRAINING_SARCASM_PRIOR), dict(fusion.UNCUED_SARCASM_ODDS))
     for lang in ("en", "zh"):
         mine = [n for n, (_, s) in sets.items() if s.lang == lang]
         sincere = [n for n, (x, _) in positives.items() if x == lang]
@@ -70,7 +85,27 @@ def main(argv: list[str] | None = None) -> int:
                     for n in sincere]
             print(f"    {ref:5.2f} {uncued:6.2f} " + " ".join(f"{v:16.3f}" for v in row[:len(mine)])
                   + " ".join(f"{v:22.3f}" for v in row[len(mine):]), flush=True)
+        fusion.TRAINING_SARCASM_PRIOR[lang] = shipped[0][lang]
+        fusion.UNCUED_SARCASM_ODDS[lang] = shipped[1][lang]
+        _complaint_grid(lang, mine, sincere, sets, scored, negatives, args.prior)
     return 0
+
+
+def _complaint_grid(lang, mine, sincere, sets, scored, negatives, prior) -> None:
+    """fusion.PLAIN_COMPLAINT_ODDS at the shipped reference and cue-less odds: the sarcasm
+    figures, false sarcasm on sincere positives and on plain complaints."""
+    complaints = [n for n, (x, _) in negatives.items() if x == lang]
+    print(f"  {lang} plain-complaint odds (ref {fusion.TRAINING_SARCASM_PRIOR[lang]}, "
+          f"uncued {fusion.UNCUED_SARCASM_ODDS[lang]}): " + " | ".join(
+              [n.split(' (')[0] for n in mine] + [f"FS {n}" for n in sincere + complaints]))
+    for odds in COMPLAINT:
+        fusion.PLAIN_COMPLAINT_ODDS[lang] = odds
+        row = [T.score(sets[n][0].metric, sets[n][1].labels,
+                       [int(fusion.fuse(s, prior=prior).sarcasm) for s in scored[n]])
+               for n in mine]
+        row += [np.mean([fusion.fuse(s, prior=prior).sarcasm for s in scored[n]])
+                for n in sincere + complaints]
+        print(f"    {odds:5.2f}  " + "  ".join(f"{v:.3f}" for v in row), flush=True)
 
 
 def _split(corpus: str) -> D.Split:

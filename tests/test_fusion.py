@@ -82,6 +82,21 @@ def test_sarcasm_with_no_cue_behind_it_counts_less():
     assert stream_sarcasm(bare) < stream_sarcasm(cued)
 
 
+def test_a_plain_complaint_without_a_cue_counts_less_as_sarcasm():
+    """Sarcasm says the opposite of what it means: plainly negative words with no cue are a
+    complaint; the same head score on praise, or behind a cue, keeps its odds."""
+    from analysis.fusion import PLAIN_COMPLAINT_ODDS, stream_sarcasm
+
+    assert PLAIN_COMPLAINT_ODDS["en"] < 1
+    plain = S(COMPLAINT.sentiment, sarcasm=0.7)
+    praise = S(PRAISE.sentiment, sarcasm=0.7)
+    cued = S(COMPLAINT.sentiment, sarcasm=0.7, cues=["🙄"])
+    odds = lambda p: p / (1 - p)  # noqa: E731
+    assert odds(stream_sarcasm(plain)) == pytest.approx(
+        odds(stream_sarcasm(praise)) * PLAIN_COMPLAINT_ODDS["en"], rel=1e-4)
+    assert stream_sarcasm(cued) > stream_sarcasm(praise) > stream_sarcasm(plain)
+
+
 def test_positive_post_under_a_positive_picture_is_not_sarcastic():
     sarcastic_caption = S(PRAISE.sentiment, sarcasm=0.95, cues=["hyperbole"])
     fused = fuse(PRAISE, caption=sarcastic_caption, face_polarity=0.8)
