@@ -14,8 +14,10 @@ from websockets.sync.server import serve
 from collectors.bluesky import JetstreamCollector
 from collectors.registry import SettingError, build_collector
 from data import queries
+from data.store import Store
 from subtext import jobs
 from subtext.config import Brand
+from subtext.engine import Engine
 from tests.fixtures.servers import FAST, Reply, Server, fixture, fixture_json, png_reply
 
 BRANDS = (Brand("Nimbus", "nimbus OR 云朵"), Brand("Voltra", "voltra OR 伏特拉"))
@@ -257,6 +259,26 @@ def test_a_stop_during_a_retry_after_wait_ends_the_run_at_once(store, jetstream,
     assert queries.list_posts(store, queries.PostFilter())["total"] == first.new
     assert store.source_state("jet", "Nimbus").failures == 0
     assert queries.list_runs(store)[0]["last_error"].startswith("stopped")
+
+
+
+def test_the_engine_stops_during_a_retry_after_wait(config, jetstream, firehose):
+    """The engine's own stop, with its scheduler running the collect jobs: both brands' runs
+    are refused with Retry-After: 60 and waiting when stop() is called; it returns at once."""
+    jetstream.refusals = [(429, {"Retry-After": "60"})] * 2
+    engine = Engine(config, collectors={"replay": firehose(sleep=None, max_wait_s=60)})
+    engine.start()
+    stopper = threading.Thread(target=engine.stop)
+    try:
+        assert _until(lambda: jetstream.attempts == 2)  # both collect jobs are waiting
+    finally:
+        stopper.start()
+        stopper.join(timeout=10)  # shutdown(wait=True) would wait out the minute
+    assert not stopper.is_alive()
+    with Store.open(config.data_dir) as store:
+        runs = [r for r in queries.list_runs(store) if r["job"] == "collect"]
+        assert len(runs) == 2 and all(r["last_error"].startswith("stopped") for r in runs)
+        assert store.source_state("replay", "Nimbus") is None  # not counted as failing
 
 
 # -- search ----------------------------------------------------------------------------------
