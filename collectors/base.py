@@ -196,6 +196,10 @@ class HttpSource:
                                    timeout_s=timeout_s, user_agent=user_agent)
         self._now = now
 
+    def stop_with(self, event) -> None:
+        """The engine's stop signal ends the client's waits (Retry-After, back-off)."""
+        self.client.stop_with(event)
+
     def close(self) -> None:
         self.client.close()
         self.images.close()

@@ -44,7 +44,14 @@ from collectors.base import (
     read_items,
     walk_pages,
 )
-from collectors.http import USER_AGENT, RateLimited, SourceError, backoff_wait, parse_retry_after
+from collectors.http import (
+    USER_AGENT,
+    Interruptible,
+    RateLimited,
+    SourceError,
+    backoff_wait,
+    parse_retry_after,
+)
 from collectors.images import ImageFetcher
 from collectors.post import Post, utcnow
 from collectors.query import parse
@@ -191,7 +198,8 @@ class JetstreamCollector:
     up to `retries` times: after the Retry-After it names (seconds or an HTTP date), else after
     a backoff doubling from `backoff_s` with jitter. A wait over `max_wait_s`, or a 429 once
     the retries are spent, ends the run with RateLimited, and the collect job skips the source
-    until then: never a tight reconnect loop."""
+    until then: never a tight reconnect loop. The engine's stop ends a wait at once
+    (Stopped), so a shutdown never waits out a Retry-After."""
 
     local_images = False
 
@@ -202,7 +210,7 @@ class JetstreamCollector:
                  cdn_url: str = CDN, user_agent: str = USER_AGENT,
                  allow_private_images: bool | list[str] = False, retries: int = 3,
                  backoff_s: float = 1.0, max_wait_s: float = 60.0, now=utcnow,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValueError(f"url must be a ws:// or wss:// URL, got {url!r}")
         self.name, self.url, self.cdn = name, url, base_url("cdn_url", cdn_url)
@@ -217,8 +225,11 @@ class JetstreamCollector:
                 raise ValueError(f"{setting} must be a number ≥ 0")
         self.retries, self.backoff_s, self.max_wait_s = retries, float(backoff_s), \
             float(max_wait_s)
-        self.user_agent, self._now, self._sleep = user_agent, now, sleep
+        self.user_agent, self._now, self._sleep = user_agent, now, Interruptible(sleep)
         self.images = ImageFetcher(allow_private=allow_private_images, user_agent=user_agent)
+
+    def stop_with(self, event: threading.Event) -> None:
+        self._sleep.stop_with(event)
 
     def close(self) -> None:
         self.images.close()

@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,6 +42,31 @@ class RateLimited(SourceError):
     def __init__(self, message: str, retry_after_s: float):
         super().__init__(message, 429)
         self.retry_after_s = retry_after_s
+
+
+class Stopped(SourceError):
+    """The engine is stopping: a wait inside a run (Retry-After, back-off, pacing) was cut
+    short. What the run stored before stays; the next start resumes from its cursor."""
+
+
+class Interruptible:
+    """A sleep that the engine's stop signal ends at once: a 60 s Retry-After must not hold
+    up a shutdown. `stop_with` shares the engine's event; an injected `sleep` (tests) is
+    used instead of waiting on it, and the stop is still checked after it."""
+
+    def __init__(self, sleep: Callable[[float], None] | None = None):
+        self.stopping, self._injected = threading.Event(), sleep
+
+    def stop_with(self, event: threading.Event) -> None:
+        self.stopping = event
+
+    def __call__(self, seconds: float) -> None:
+        if self._injected is not None:
+            self._injected(seconds)
+        else:
+            self.stopping.wait(seconds)
+        if self.stopping.is_set():
+            raise Stopped("the engine is stopping")
 
 
 @dataclass(frozen=True)
@@ -78,15 +104,18 @@ class PoliteClient:
     the brands of one source share it (and its rate) from the scheduler's threads."""
 
     def __init__(self, politeness: Politeness, headers: dict[str, str] | None = None,
-                 sleep=time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.politeness = politeness
         self.http = httpx.Client(timeout=politeness.timeout_s, follow_redirects=True,
                                  max_redirects=5,
                                  headers={"User-Agent": politeness.user_agent, **(headers or {})})
-        self._sleep = sleep
+        self._sleep = Interruptible(sleep)
         self._lock = threading.Lock()
         self._next_slot = 0.0  # monotonic time of the next allowed request
         self._blocked_until = 0.0  # a rate-limit reset the source announced
+
+    def stop_with(self, event: threading.Event) -> None:
+        self._sleep.stop_with(event)
 
     def close(self) -> None:
         self.http.close()

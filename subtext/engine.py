@@ -49,6 +49,10 @@ class Engine:
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.started = time.monotonic()
         self.stopping = threading.Event()  # set by stop(): long jobs end after their batch
+        for collector in self.collectors.values():
+            stop_with = getattr(collector, "stop_with", None)
+            if stop_with is not None:
+                stop_with(self.stopping)  # a rate-limit wait ends at stop, not after 60 s
 
     # -- the jobs, callable directly (CLI, tests) or by the scheduler ----------------------
 

@@ -23,7 +23,7 @@ from analysis import templates
 from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
 from collectors.base import BrandQuery, Collector, Page, pages_of
-from collectors.http import RateLimited
+from collectors.http import RateLimited, Stopped
 from collectors.images import ImageFetcher, resolve_image
 from collectors.post import Post, utcnow
 from collectors.query import brand_matcher, matching_brands
@@ -111,6 +111,13 @@ def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
     try:
         for page in pages:
             _store_page(store, source, collector, brand.name, all_brands, page, tally)
+    except Stopped:  # the engine is stopping: not the source's failure, no back-off
+        log.info("collect of %s × %s cut short: the engine is stopping", source, brand.name)
+        store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
+                         new=tally.new, matched=tally.matched, errors=tally.errors,
+                         error="stopped: the engine is stopping", failed=False)
+        return RunResult(fetched=tally.fetched, new=tally.new, errors=tally.errors,
+                         matched=tally.matched)
     except Exception as exc:  # a source's failure must never kill the engine
         log.exception("collect failed (source=%s brand=%s)", source, brand.name)
         error = scrub(f"{type(exc).__name__}: {exc}")  # upstreams echo keys in errors

@@ -4,6 +4,7 @@ against a local HTTP server."""
 import json
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +14,10 @@ from websockets.sync.server import serve
 from collectors.bluesky import JetstreamCollector
 from collectors.registry import SettingError, build_collector
 from data import queries
+from data.store import Store
 from subtext import jobs
 from subtext.config import Brand
+from subtext.engine import Engine
 from tests.fixtures.servers import FAST, Reply, Server, fixture, fixture_json, png_reply
 
 BRANDS = (Brand("Nimbus", "nimbus OR 云朵"), Brand("Voltra", "voltra OR 伏特拉"))
@@ -224,6 +227,58 @@ def test_a_connection_refused_is_retried_with_backoff(store, firehose):
     finally:
         closed.close()
     assert len(sleeper.waits) == 2 and all(0.005 <= w <= 0.02 for w in sleeper.waits)
+
+
+
+def _until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_stop_during_a_retry_after_wait_ends_the_run_at_once(store, jetstream, firehose):
+    """A 429 asking for 60 s, then the engine's stop: the run returns without the wait, what
+    an earlier run stored stays, and the source is not counted as failing."""
+    first = collect(store, firehose())
+    cursor = store.get_cursor("jet", "Nimbus")
+    jetstream.refusals = [(429, {"Retry-After": "60"})]
+    stopping = threading.Event()
+    collector = firehose(sleep=None, max_wait_s=60)  # the real, interruptible wait
+    collector.stop_with(stopping)
+    results = []
+    run = threading.Thread(target=lambda: results.append(collect(store, collector)))
+    run.start()
+    assert _until(lambda: jetstream.attempts == 2)  # refused: now waiting its 60 s
+    stopping.set()
+    run.join(timeout=10)  # a sleep that ignored the stop would still be in its minute
+    assert not run.is_alive()
+    assert results[0] is not None and results[0].new == 0
+    assert jetstream.attempts == 2  # no reconnect after the stop
+    assert store.get_cursor("jet", "Nimbus") == cursor
+    assert queries.list_posts(store, queries.PostFilter())["total"] == first.new
+    assert store.source_state("jet", "Nimbus").failures == 0
+    assert queries.list_runs(store)[0]["last_error"].startswith("stopped")
+
+
+
+def test_the_engine_stops_during_a_retry_after_wait(config, jetstream, firehose):
+    """The engine's own stop, with its scheduler running the collect jobs: both brands' runs
+    are refused with Retry-After: 60 and waiting when stop() is called; it returns at once."""
+    jetstream.refusals = [(429, {"Retry-After": "60"})] * 2
+    engine = Engine(config, collectors={"replay": firehose(sleep=None, max_wait_s=60)})
+    engine.start()
+    stopper = threading.Thread(target=engine.stop)
+    try:
+        assert _until(lambda: jetstream.attempts == 2)  # both collect jobs are waiting
+    finally:
+        stopper.start()
+        stopper.join(timeout=10)  # shutdown(wait=True) would wait out the minute
+    assert not stopper.is_alive()
+    with Store.open(config.data_dir) as store:
+        runs = [r for r in queries.list_runs(store) if r["job"] == "collect"]
+        assert len(runs) == 2 and all(r["last_error"].startswith("stopped") for r in runs)
+        assert store.source_state("replay", "Nimbus") is None  # not counted as failing
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -1,11 +1,19 @@
 """The polite client every source shares, against a real local server: retries with backoff
 on 5xx and timeouts, 429 and Retry-After, X-RateLimit-*, pacing, size caps, User-Agent."""
 
+import threading
 import time
 
 import pytest
 
-from collectors.http import PoliteClient, Politeness, RateLimited, SourceError, retry_after
+from collectors.http import (
+    PoliteClient,
+    Politeness,
+    RateLimited,
+    SourceError,
+    Stopped,
+    retry_after,
+)
 from tests.fixtures.servers import Reply
 
 FAST = Politeness(timeout_s=0.3, retries=2, backoff_s=0.01, max_wait_s=0.5, per_minute=60_000,
@@ -61,6 +69,30 @@ def test_429_waits_as_long_as_retry_after_says(server, client):
     assert client().get(server.url + "/x").text == "ok"
     first, second = server.hits("/x")
     assert second.at - first.at >= 0.3
+
+
+def test_a_stop_ends_a_retry_after_wait_at_once(server, client):
+    """Retry-After: 60 is within max_wait_s, so the client waits; the engine's stop ends the
+    wait (Stopped) instead of holding its shutdown for a minute."""
+    server.route("/x", [Reply(429, "slow down", {"Retry-After": "60"}), Reply(200, "ok")])
+    polite, stopping, raised = client(max_wait_s=60), threading.Event(), []
+    polite.stop_with(stopping)
+
+    def get():
+        try:
+            polite.get(server.url + "/x")
+        except Stopped as exc:
+            raised.append(exc)
+
+    caller = threading.Thread(target=get)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not server.hits("/x") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopping.set()
+    caller.join(timeout=10)  # time.sleep(60) would still be asleep
+    assert not caller.is_alive() and len(raised) == 1
+    assert len(server.hits("/x")) == 1  # not retried after the stop
 
 
 def test_a_long_retry_after_ends_the_run_with_rate_limited(server, client):

@@ -191,6 +191,34 @@ def test_latest_verdict_follows_the_newest_write(store):
     assert queries.list_posts(store, queries.PostFilter(label="neutral"))["total"] == 1
 
 
+def _posts_table(con) -> tuple[list, list]:
+    columns = con.execute("SELECT column_name, data_type, is_nullable, column_default "
+                          "FROM information_schema.columns WHERE table_name = 'posts' "
+                          "ORDER BY ordinal_position").fetchall()
+    keys = con.execute("SELECT constraint_type, constraint_column_names FROM "
+                       "duckdb_constraints() WHERE table_name = 'posts' "
+                       "ORDER BY constraint_type, constraint_column_names").fetchall()
+    return columns, keys
+
+
+def test_migration_3_rebuilds_posts_as_adding_the_column_would_have(tmp_path):
+    """Migration 3 rebuilds posts with brands (fast at 1M) instead of ALTER TABLE ADD COLUMN
+    then UPDATE (slow): the table must come out as the ALTER made it, key included."""
+    built = duckdb.connect(str(tmp_path / "built.duckdb"))
+    migrate(built, MIGRATIONS[:3])
+    altered = duckdb.connect(str(tmp_path / "altered.duckdb"))
+    migrate(altered, MIGRATIONS[:2])
+    altered.execute("DROP INDEX posts_created")
+    altered.execute("ALTER TABLE posts ADD COLUMN brands VARCHAR[] DEFAULT []::VARCHAR[]")
+    assert _posts_table(built) == _posts_table(altered)
+    row = ("INSERT INTO posts (id, source, native_id, text, created_at, collected_at, "
+           "content_hash) VALUES ('p', 's', 'p', 't', now()::TIMESTAMP, now()::TIMESTAMP, 'h')")
+    built.execute(row)
+    assert built.execute("SELECT brands FROM posts").fetchall() == [([],)]
+    with pytest.raises(duckdb.ConstraintException):
+        built.execute(row)
+
+
 def test_migration_marks_the_latest_of_existing_verdicts(tmp_path):
     con = duckdb.connect(str(tmp_path / "db.duckdb"))
     migrate(con, MIGRATIONS[:2])
