@@ -133,8 +133,9 @@ def test_a_plain_complaint_is_explained_by_its_words(lite):
     assert "disappointed" in verdict.explanation and "overheats" in verdict.explanation
 
 
-@HEAD_FIRES
 def test_a_plain_complaint_is_negative_not_sarcastic(lite):
+    """The head alone still calls it ironic; fusion's plain-complaint rule (negative words, no
+    cue) makes it the complaint it is."""
     verdict = lite.analyze([Item("My Voltra X2 overheats after ten minutes of maps. "
                                  "Very disappointed.", lang="en")])[0]
     assert verdict.label == "negative"
