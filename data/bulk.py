@@ -160,9 +160,11 @@ def insert_new_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
     return tables["staged_posts"].num_rows
 
 
-def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> int:
-    """Write the staged batch inside the caller's transaction; return how many posts are new.
-    Brands add to a post's brands; its image list is replaced by the new one.
+def upsert_posts(cur: duckdb.DuckDBPyConnection,
+                 tables: dict[str, pa.Table]) -> tuple[int, list[str]]:
+    """Write the staged batch inside the caller's transaction; return how many posts are new
+    and the ids of the stored posts it changed. Brands add to a post's brands; its image
+    list is replaced by the new one.
 
     One join finds the posts that are new or differ from what is stored: the rest (a
     re-import of the same file, a page fetched again) is left as it is, since the slow
@@ -175,7 +177,7 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) ->
         insert_new_posts(cur, _only(tables, new))
     if changed:
         _update_posts(cur, _only(tables, changed))
-    return len(new)
+    return len(new), changed
 
 
 # The staged posts that are not stored yet (true) or differ from the stored post (false).
