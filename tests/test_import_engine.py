@@ -19,6 +19,7 @@ from subtext import importer
 from subtext.api import create_app
 from subtext.config import load
 from subtext.engine import Engine
+from tests.conftest import png_bytes
 from tests.test_cli import config_for
 from tests.test_startup import free_port
 
@@ -120,3 +121,16 @@ def test_the_import_command_loads_neither_pandas_nor_httpx(tmp_path):
                          cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert "2 new" in out.stdout, out.stderr
     assert out.stdout.strip().endswith("0 ['duckdb']")  # the store path, without the others
+
+
+def test_local_images_of_jsonl_rows_go_inline(engine, tmp_path):
+    (tmp_path / "pic.png").write_bytes(png_bytes())
+    path = tmp_path / "rows.jsonl"
+    write(path, [row(1, image="pic.png"), row(2, images=["pic.png", "missing.png"]), row(3)])
+    report = importer.run(engine.config, path)
+    assert (report.new, report.failed) == (3, 0)
+    links = engine.store.reader().execute(
+        "SELECT pi.post_id, i.status FROM post_images pi JOIN images i USING (sha256) "
+        "ORDER BY pi.post_id, pi.position").fetchall()
+    assert links[0] == ("import:1", "ok") and links[1] == ("import:2", "ok")
+    assert links[2][0] == "import:2" and links[2][1].startswith("rejected")
