@@ -36,7 +36,8 @@ def build(store: Store, posts: int, new: int) -> None:
         INSERT INTO posts SELECT 'b:' || i, 'b', i::VARCHAR, 'https://x.test/' || i,
                'user' || (i % 5000), 'Voltra battery runs hot #overheat ' || i, 'en',
                ?::TIMESTAMP - to_microseconds(CAST(i * {step} * 1e6 AS BIGINT)), ?::TIMESTAMP,
-               i % 97, i % 13, i % 7, 'h', '{{}}'
+               i % 97, i % 13, i % 7, 'h', '{{}}',
+               [CASE WHEN i % 2 = 0 THEN 'Voltra' ELSE 'Nimbus' END]
           FROM range({posts}) t(i)""", [now, now])
     con.execute(f"INSERT INTO post_brands SELECT 'b:' || i, CASE WHEN i % 2 = 0 THEN 'Voltra' "
                 f"ELSE 'Nimbus' END FROM range({posts}) t(i)")
@@ -45,10 +46,10 @@ def build(store: Store, posts: int, new: int) -> None:
              ELSE 'positive' END,
         CASE WHEN hash(i) % 10 < 5 THEN 'negative' ELSE 'positive' END,
         hash(i) % 10 < 2, (hash(i) % 100) / 100.0, 'neutral', '{{}}', 0.4 + (hash(i) % 60) / 100.0,
-        'bench', '{{}}', 1.0, ?::TIMESTAMP"""
-    con.execute(f"INSERT INTO verdicts SELECT {verdict.format(a='bench@1')} "
+        'bench', '{{}}', 1.0, ?::TIMESTAMP, {latest}"""
+    con.execute(f"INSERT INTO verdicts SELECT {verdict.format(a='bench@1', latest=f'i >= {new}')} "
                 f"FROM range({posts}) t(i)", [now - timedelta(days=1)])
-    con.execute(f"INSERT INTO verdicts SELECT {verdict.format(a='bench@2')} "
+    con.execute(f"INSERT INTO verdicts SELECT {verdict.format(a='bench@2', latest='true')} "
                 f"FROM range({new}) t(i)", [now])
 
 

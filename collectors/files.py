@@ -7,27 +7,16 @@ the rows after it are still read.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from pydantic import ValidationError
 
 from collectors.intake import fast_post
+from collectors.lines import RowError, json_lines
 from collectors.post import Post, PostIn, utcnow
 
 LIST_FIELDS = ("images", "brands")  # ";"-separated in CSV cells
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
 
 
 def read_posts(path: Path, source: str = "import") -> Iterator[tuple[int, Post | RowError]]:
@@ -44,25 +33,13 @@ def read_posts(path: Path, source: str = "import") -> Iterator[tuple[int, Post |
         if isinstance(row, RowError):
             yield line, row
         else:
-            yield line, _validate(line, {"source": source, **row}, fast)
+            yield line, validate(line, {"source": source, **row}, fast)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | RowError, bool]]:
     """(line, row, whether orjson read it: its strings are valid Unicode)."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                row, fast = orjson.loads(text), True
-            except orjson.JSONDecodeError:
-                try:  # NaN, a lone surrogate: PostIn names the field
-                    row, fast = json.loads(text), False
-                except json.JSONDecodeError as exc:
-                    yield line, RowError(line, f"not valid JSON: {exc.msg} at column "
-                                               f"{exc.colno}"), False
-                    continue
-            yield line, row if isinstance(row, dict) else RowError(line, "not a JSON object"), fast
+    for line, _, row, fast in json_lines(path):
+        yield line, row, fast
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict | RowError, bool]]:
@@ -83,7 +60,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict | RowError, bool]]:
             yield line, cleaned, True  # read with errors="replace": valid Unicode
 
 
-def _validate(line: int, row: dict, fast: bool) -> Post | RowError:
+def validate(line: int, row: dict, fast: bool) -> Post | RowError:
     if "image" in row and isinstance(row["image"], str):
         row = {**row, "images": [*row.get("images", []), row["image"]]}
         del row["image"]

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from subtext import __version__
+from subtext import USER_AGENT
 
 log = logging.getLogger("subtext.collectors")
 
-USER_AGENT = f"Subtext/{__version__} (self-hosted brand monitor)"
 RETRY_STATUSES = {500, 502, 503, 504, 429}
 
 

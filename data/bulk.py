@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -66,6 +67,30 @@ def warm() -> None:
     """Arrow imports pandas on its first conversion (about a second): a server does that at
     start, not inside its first request."""
     pa.array(["warm"])
+
+
+def without_pandas() -> None:
+    """Tell Arrow, for the rest of this process, that pandas is not installed. Arrow imports
+    pandas on its first conversion only to ask whether the input is a pandas object, which
+    costs a one-off command (`subtext import`) 0.3 s; nothing here hands Arrow pandas
+    objects or asks it for any. Only for processes that never will: Arrow's pandas
+    conversions fail afterwards. Does nothing once pandas is loaded."""
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _NoPandas)
+    try:
+        pa.array(["warm"])  # Arrow tries the import once and remembers that it failed
+    finally:
+        sys.meta_path.remove(_NoPandas)
+
+
+class _NoPandas:
+    """An import finder that refuses pandas (and finds nothing else)."""
+
+    @staticmethod
+    def find_spec(name: str, *_: object) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is kept from Arrow in this process")
 
 
 def content_hash(text: str, images: list[ImageRecord]) -> str:
@@ -135,9 +160,11 @@ def insert_new_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
     return tables["staged_posts"].num_rows
 
 
-def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> int:
-    """Write the staged batch inside the caller's transaction; return how many posts are new.
-    Brands add to a post's brands; its image list is replaced by the new one.
+def upsert_posts(cur: duckdb.DuckDBPyConnection,
+                 tables: dict[str, pa.Table]) -> tuple[int, list[str]]:
+    """Write the staged batch inside the caller's transaction; return how many posts are new
+    and the ids of the stored posts it changed. Brands add to a post's brands; its image
+    list is replaced by the new one.
 
     One join finds the posts that are new or differ from what is stored: the rest (a
     re-import of the same file, a page fetched again) is left as it is, since the slow
@@ -150,7 +177,7 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) ->
         insert_new_posts(cur, _only(tables, new))
     if changed:
         _update_posts(cur, _only(tables, changed))
-    return len(new)
+    return len(new), changed
 
 
 # The staged posts that are not stored yet (true) or differ from the stored post (false).

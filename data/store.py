@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from analysis.verdict import Verdict
 from collectors.post import Post, utcnow
@@ -145,9 +146,9 @@ class Store:
             except duckdb.ConstraintException:
                 pass
         with self._transaction() as cur:
-            new = bulk.upsert_posts(cur, tables)
-            if new < tables["staged_posts"].num_rows:
-                self._mark_reingested(cur, tables["staged_posts"].select(["id"]))
+            new, changed = bulk.upsert_posts(cur, tables)
+            if changed:
+                self._mark_reingested(cur, pa.table({"id": pa.array(changed, pa.string())}))
             if cursor:
                 self._set_cursor(cur, *cursor)
         self._expect_new = new == total
@@ -155,9 +156,10 @@ class Store:
 
     @staticmethod
     def _mark_reingested(cur: duckdb.DuckDBPyConnection, ids) -> None:
-        """Remember posts of a batch that held stored ones (their content may have changed
-        since analysis): count_pending re-checks their verdicts. The batch's new posts are
-        noted too, which is harmless and spares a lookup of which ones were stored before."""
+        """Remember stored posts that a batch changed (their content may differ from what
+        was analyzed): count_pending re-checks their verdicts. Posts saved again unchanged
+        keep their verdicts' content hash, so a re-import of the same file notes nothing
+        (it had cost 6 ms per 1,000 posts)."""
         cur.register("reingested_batch", ids)
         try:
             cur.execute("INSERT INTO reingested_posts SELECT id FROM reingested_batch "

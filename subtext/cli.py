@@ -256,7 +256,7 @@ def cmd_import(config: Config, args: argparse.Namespace) -> int:
         print(f"subtext: no such file: {args.file}", file=sys.stderr)
         return 2
     try:
-        report = importer.run(config, args.file)
+        report = importer.run(config, args.file, short_lived=True)
     except (StoreLocked, ValueError, RuntimeError) as exc:
         print(f"subtext: {exc}", file=sys.stderr)
         return 1

@@ -24,11 +24,11 @@ from analysis.base import Analyzer, analyzer_id
 from analysis.verdict import Item
 from collectors.base import BrandQuery, Collector, Page, pages_of
 from collectors.http import RateLimited, Stopped
-from collectors.images import ImageFetcher, resolve_image
-from collectors.post import Post, utcnow
-from collectors.query import brand_matcher, matching_brands
+from collectors.post import utcnow
+from collectors.query import matching_brands
 from data import feedback
-from data.store import Saved, Store
+from data.store import Store
+from subtext.ingest import ingest  # here too: the collect job and callers use jobs.ingest
 from subtext.scrub import scrub
 
 log = logging.getLogger("subtext.jobs")
@@ -41,23 +41,6 @@ class RunResult:
     errors: int = 0
     matched: int = 0
     skipped: bool = False  # a collect run not attempted: its source is backing off
-
-
-def ingest(store: Store, posts: Iterable[Post], brands: Iterable[BrandQuery], *,
-           base_dir: Path | None = None, allow_private: bool = False,
-           fetcher: ImageFetcher | None = None,
-           cursor: tuple[str, str, str] | None = None) -> Saved:
-    """Store posts with their images; posts without brands get the ones their text matches.
-    Local image paths are read only when `base_dir` is given (trusted callers)."""
-    match = brand_matcher(tuple((b.name, b.query) for b in brands))
-    batch = []
-    for post in posts:
-        if not post.brands:
-            post.brands = match(post.text, post.author)
-        images = [resolve_image(ref, store.data_dir, base_dir=base_dir, fetcher=fetcher,
-                                allow_private=allow_private) for ref in post.images]
-        batch.append((post, images))
-    return store.save_posts(batch, cursor=cursor)
 
 
 def run_recorded(store: Store, job: str, work: Callable[[], RunResult],

@@ -124,11 +124,14 @@ def test_reingest_writes_what_changed_and_keeps_the_rest(store):
     assert ("test:3", "Voltra") in links.fetchall()
 
 
-def test_an_import_of_several_chunks_keeps_order_counts_and_good_rows(tmp_path, capsys):
+def test_an_import_of_several_chunks_keeps_order_counts_and_good_rows(tmp_path, capsys,
+                                                                     monkeypatch):
     from subtext import importer
     from subtext.config import load
     from tests.test_cli import config_for
 
+    monkeypatch.setattr(importer, "CHUNK", 1000)  # three transactions, the next one read
+    #                                               while the one before is written
     rows = [{"id": str(i), "text": f"Nimbus {i}", "created_at": NOW.isoformat()}
             for i in range(2500)]
     rows[1500]["likes"] = -1  # the file check refuses it, by line
