@@ -331,3 +331,43 @@ def test_face_value_of_a_verdict_reviewed_not_sarcastic(store):
     counts = {row["key"]: row["count"] for row in queries.trends(
         store, queries.PostFilter(), "week", "label")}
     assert counts == {"positive": 1, "negative": 3, "neutral": 1}
+
+
+# -- results kept until the next write (data/cache.py) -----------------------------------------
+
+def test_cached_reads_follow_every_write(mixed):
+    """Asked twice, the cached listing and trends equal a fresh read; after each kind of write
+    (new posts, verdicts, a review) they change with it and still equal a fresh read."""
+    checks = [(queries.PostFilter(label="negative"), "day", "label"),
+              (queries.PostFilter(q="refund"), "week", "brand"),
+              (queries.PostFilter(since=datetime(2026, 11, 2)), "hour", "sentiment")]
+
+    def assert_fresh() -> None:
+        for f, bucket, by in checks:
+            for _ in range(2):  # the second call is served from the cache
+                assert queries.list_posts(mixed, f, 7) == queries.read_posts(mixed, f, 7), f
+                assert queries.trends(mixed, f, bucket, by) == queries.read_trends(
+                    mixed, f, bucket, by), (f, by)
+
+    assert_fresh()
+    before = queries.list_posts(mixed, checks[0][0], 500)["total"]
+    mixed.save_posts([(Post(source="rss", native_id="500", text="new refund post",
+                            created_at=datetime(2026, 11, 6), brands=["Nimbus"]), [])])
+    assert_fresh()
+    mixed.save_verdicts([(item, replace(verdict("lite@0.1"), label="negative"))
+                         for item in mixed.pending("lite@0.1", 100)])
+    assert queries.list_posts(mixed, checks[0][0], 500)["total"] > before
+    assert_fresh()
+    served = queries.list_posts(mixed, checks[0][0], 500)["items"][0]
+    feedback.record(mixed, served["id"], feedback.Correction(label="positive"), "rev")
+    assert served["id"] not in {p["id"] for p in queries.list_posts(
+        mixed, checks[0][0], 500)["items"]}
+    assert_fresh()
+
+
+def test_a_cached_result_is_a_copy(mixed):
+    f = queries.PostFilter(label="negative")
+    queries.list_posts(mixed, f, 3)["items"][0]["label"] = "changed by a caller"
+    queries.trends(mixed, f)[0]["count"] = -1
+    assert queries.list_posts(mixed, f, 3) == queries.read_posts(mixed, f, 3)
+    assert queries.trends(mixed, f) == queries.read_trends(mixed, f)
