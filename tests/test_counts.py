@@ -9,6 +9,7 @@ import pytest
 from analysis.verdict import Verdict
 from collectors.post import Post
 from data import feedback, queries
+from data import terms as term_reads
 from data.store import Pending, Store
 
 # The anti-join count_pending replaced: every post lacking a verdict of the analyzer for its
@@ -371,3 +372,35 @@ def test_a_cached_result_is_a_copy(mixed):
     queries.trends(mixed, f)[0]["count"] = -1
     assert queries.list_posts(mixed, f, 3) == queries.read_posts(mixed, f, 3)
     assert queries.trends(mixed, f) == queries.read_trends(mixed, f)
+
+
+# -- the why panel's reads ----------------------------------------------------------------------
+
+def plain_texts(store: Store, f: queries.PostFilter, limit: int) -> list[tuple]:
+    """texts() as it was: every post joined with every effective verdict, then the page."""
+    where, params = f.where()
+    return store.reader().execute(
+        f"""SELECT p.text, v.sentiment FROM {queries._from()} WHERE {where}
+             ORDER BY p.created_at DESC, p.id LIMIT ?""", [*params, limit]).fetchall()
+
+
+def plain_top_posts(store: Store, f: queries.PostFilter, limit: int) -> list[dict]:
+    """top_posts() as it was: the full columns of every matching post, then the top."""
+    where, params = f.where()
+    cur = store.reader().execute(
+        f"""SELECT {queries.POST_COLUMNS}, {term_reads.REACH} AS reach FROM {queries._from()}
+             WHERE {where} ORDER BY reach DESC, p.created_at DESC, p.id LIMIT ?""",
+        [*params, limit])
+    return [queries._decode_json(row) for row in queries._rows(cur)]
+
+
+def test_why_panel_reads_equal_the_plain_queries(mixed):
+    mixed.save_posts([(Post(source="rss", native_id=str(600 + i), text=f"liked {i}",
+                            created_at=datetime(2026, 11, 2, i), likes=i * 3, reposts=i % 2,
+                            brands=["Voltra"]), []) for i in range(6)])  # reach ties too
+    for f in FILTERS:
+        for limit in (1, 9, 500):
+            assert term_reads.texts(mixed, f, limit) == plain_texts(mixed, f, limit), f
+            assert term_reads.top_posts(mixed, f, limit) == plain_top_posts(mixed, f, limit), f
+    assert any(s is None for _, s in term_reads.texts(mixed, FILTERS[0], 500))  # pending
+    assert term_reads.top_posts(mixed, FILTERS[0], 1)[0]["reach"] == 16
