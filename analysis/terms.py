@@ -145,19 +145,20 @@ def rising(current: list[Row], previous: list[Row], skip: Iterable[str] = (), to
     posts (scaled to the current period's size so a busier week does not lift every word),
     then the count. A term needs min_count posts; each carries its posts' sentiments."""
     skip = tuple(skip)
-    now: Counter = Counter()
-    moods: dict[tuple[str, str], Counter] = {}
+    by_mood: dict[str, Counter] = {}  # one counter per sentiment, fed by C-level updates
     for text, sentiment in current:
-        for term in memo_terms(text, skip):
-            now[term] += 1
-            moods.setdefault(term, Counter())[sentiment or "neutral"] += 1
+        by_mood.setdefault(sentiment or "neutral", Counter()).update(memo_terms(text, skip))
+    now: Counter = Counter()
+    for counted in by_mood.values():
+        now.update(counted)
+    moods = {mood: by_mood.get(mood, Counter()) for mood in ("positive", "negative", "neutral")}
     before: Counter = Counter()
     for text, _ in previous:
         before.update(memo_terms(text, skip))
     scale = len(current) / len(previous) if previous else 0.0
     stats = [TermStat(term, kind, count, before[(term, kind)],
-                      moods[(term, kind)]["positive"], moods[(term, kind)]["negative"],
-                      moods[(term, kind)]["neutral"])
+                      moods["positive"][(term, kind)], moods["negative"][(term, kind)],
+                      moods["neutral"][(term, kind)])
              for (term, kind), count in now.items() if count >= min_count]
     stats.sort(key=lambda s: (-(s.count - s.previous * scale), -s.count, s.term))
     return [s for s in stats if s.count > s.previous * scale][:top]

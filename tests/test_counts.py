@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from analysis import terms as term_stats
 from analysis.verdict import Verdict
 from collectors.post import Post
 from data import feedback, queries
@@ -404,3 +405,42 @@ def test_why_panel_reads_equal_the_plain_queries(mixed):
             assert term_reads.top_posts(mixed, f, limit) == plain_top_posts(mixed, f, limit), f
     assert any(s is None for _, s in term_reads.texts(mixed, FILTERS[0], 500))  # pending
     assert term_reads.top_posts(mixed, FILTERS[0], 1)[0]["reach"] == 16
+
+
+def plain_rising(current, previous, skip, top=15, min_count=2):
+    """analysis.terms.rising as it was: every text tokenised, a Counter per term's moods."""
+    from collections import Counter
+    skip = list(skip)
+    now, moods, before = Counter(), {}, Counter()
+    for text, sentiment in current:
+        for term in term_stats.terms(text, skip):
+            now[term] += 1
+            moods.setdefault(term, Counter())[sentiment or "neutral"] += 1
+    for text, _ in previous:
+        before.update(term_stats.terms(text, skip))
+    scale = len(current) / len(previous) if previous else 0.0
+    stats = [term_stats.TermStat(t, k, c, before[(t, k)], moods[(t, k)]["positive"],
+                                 moods[(t, k)]["negative"], moods[(t, k)]["neutral"])
+             for (t, k), c in now.items() if c >= min_count]
+    stats.sort(key=lambda s: (-(s.count - s.previous * scale), -s.count, s.term))
+    return [s for s in stats if s.count > s.previous * scale][:top]
+
+
+def test_rising_terms_equal_the_plain_count():
+    import random
+    rng = random.Random(3)
+    words = ["refund", "battery", "#Fail", "#退款#", "续航太差", "伏特拉", "Voltra", "great",
+             "shipping", "slow", "the", "客服", "screen", "lol", "@someone", "http://x.io/a"]
+    moods = ["positive", "negative", "neutral", None]
+    current = [(" ".join(rng.choices(words, k=rng.randint(1, 8))), rng.choice(moods))
+               for _ in range(300)]
+    previous = [(" ".join(rng.choices(words[3:], k=rng.randint(1, 8))), rng.choice(moods))
+                for _ in range(200)]
+    for skip in ([], ["voltra", "伏特拉"]):
+        term_stats.add_words(skip)
+        for top in (3, 50):
+            for _ in range(2):  # the second time from the remembered terms
+                got = term_stats.rising(current, previous, skip, top=top)
+                assert got == plain_rising(current, previous, skip, top=top), (skip, top)
+                assert got
+        assert term_stats.rising(current, [], skip) == plain_rising(current, [], skip)
