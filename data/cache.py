@@ -23,7 +23,7 @@ class ResultCache:
     """A small LRU of results per (key, write counter); callers get copies, so a route that
     decorates a result cannot change what the next caller reads."""
 
-    def __init__(self, size: int = 128):  # size 0: nothing kept (benchmarks' cold runs)
+    def __init__(self, size: int = 64):  # size 0: nothing kept (benchmarks' cold runs)
         self._size = size
         self._items: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()

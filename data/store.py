@@ -81,7 +81,7 @@ class Store:
         # Committed write transactions so far: cached read results are keyed by it
         # (data/cache.py), so none outlives the data it was read from.
         self.generation = 0
-        self.results = ResultCache(int(os.environ.get("SUBTEXT_RESULT_CACHE", "128")))
+        self.results = ResultCache(int(os.environ.get("SUBTEXT_RESULT_CACHE", "64")))
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
