@@ -4,9 +4,12 @@ Generates a database in bulk through the store's own write path (Store.save_post
 save_verdicts: posts over 90 days, two brands, 1 in 10 posts about both, a verdict by the
 engine's analyzer for every post and the alert job's cursor past them, so the engine's own jobs
 stay idle), starts `python -m subtext engine` on it (uvicorn on 127.0.0.1), and times each call
-the dashboard makes: p50/p95 over --repeat calls, with the load average.
+the dashboard makes: p50/p95 over --repeat calls, with the load average. The engine keeps a
+result until the next write (data/cache.py), so "first" is each call's uncached time and
+--cold turns the cache off to time every read.
 
     nice -n 10 python -m benchmarks.queries [--posts 1000000] [--repeat 20] [--keep DIR]
+                                            [--only "posts label,why panel"] [--cold]
 """
 
 from __future__ import annotations
@@ -226,7 +229,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="reuse (or create) the database here")
-    parser.add_argument("--only", help="time only the calls whose name contains this (or one of a,b,c)")
+    parser.add_argument("--only",
+                        help="time only the calls whose name contains this (or one of a,b,c)")
     parser.add_argument("--cold", action="store_true",
                         help="the engine keeps no results between writes: every call reads")
     args = parser.parse_args()

@@ -444,3 +444,19 @@ def test_rising_terms_equal_the_plain_count():
                 assert got == plain_rising(current, previous, skip, top=top), (skip, top)
                 assert got
         assert term_stats.rising(current, [], skip) == plain_rising(current, [], skip)
+
+
+def test_a_write_committed_during_a_cached_read_is_seen_next(mixed):
+    """The read started before the commit, so its result may lack the write: it is kept
+    under the counter read before it, which the commit moved past."""
+    f = queries.PostFilter(q="late")
+
+    def read_then_write() -> dict:
+        result = queries.read_posts(mixed, f)
+        mixed.save_posts([(Post(source="rss", native_id="700", text="a late post",
+                                created_at=datetime(2026, 11, 7), brands=["Nimbus"]), [])])
+        return result
+
+    stale = mixed.results.get(("posts", f, 50, 0, None), mixed.generation, read_then_write)
+    assert stale["total"] == 0
+    assert queries.list_posts(mixed, f)["total"] == 1
