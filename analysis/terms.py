@@ -113,11 +113,30 @@ def add_words(words: Iterable[str]) -> None:
     """Teach the segmenter words it must keep whole (brand names such as 伏特拉)."""
     segmenter = _segmenter()
     for word in words:
-        if _HAN_RUN.search(word):
+        if _HAN_RUN.search(word) and segmenter.FREQ.get(_norm(word)) != 100_000:
             segmenter.add_word(_norm(word), freq=100_000)
+            _memo.clear()  # texts tokenised before may split differently now
 
 
 Row = tuple[str, str | None]  # (text, sentiment)
+
+# The terms of texts seen lately, per skip list: a why panel asked again after a write (a new
+# post, a verdict) re-reads its posts but tokenises only the texts it has not seen. Terms of a
+# text depend on nothing else, save words taught with add_words, which clear it.
+MEMO_SIZE = 50_000
+_memo: dict[tuple[str, tuple[str, ...]], frozenset[tuple[str, str]]] = {}
+
+
+def memo_terms(text: str, skip: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    key = (text, skip)
+    found = _memo.get(key)
+    if found is None:
+        found = frozenset(terms(text, skip))
+        if len(_memo) >= MEMO_SIZE:  # drop the oldest half: dicts keep insertion order
+            for old in list(_memo)[:MEMO_SIZE // 2]:
+                _memo.pop(old, None)
+        _memo[key] = found
+    return found
 
 
 def rising(current: list[Row], previous: list[Row], skip: Iterable[str] = (), top: int = 15,
@@ -125,20 +144,21 @@ def rising(current: list[Row], previous: list[Row], skip: Iterable[str] = (), to
     """Terms of `current` posts ranked by how much they rose against `previous`: the rise in
     posts (scaled to the current period's size so a busier week does not lift every word),
     then the count. A term needs min_count posts; each carries its posts' sentiments."""
-    skip = list(skip)
-    now: Counter = Counter()
-    moods: dict[tuple[str, str], Counter] = {}
+    skip = tuple(skip)
+    by_mood: dict[str, Counter] = {}  # one counter per sentiment, fed by C-level updates
     for text, sentiment in current:
-        for term in terms(text, skip):
-            now[term] += 1
-            moods.setdefault(term, Counter())[sentiment or "neutral"] += 1
+        by_mood.setdefault(sentiment or "neutral", Counter()).update(memo_terms(text, skip))
+    now: Counter = Counter()
+    for counted in by_mood.values():
+        now.update(counted)
+    moods = {mood: by_mood.get(mood, Counter()) for mood in ("positive", "negative", "neutral")}
     before: Counter = Counter()
     for text, _ in previous:
-        before.update(terms(text, skip))
+        before.update(memo_terms(text, skip))
     scale = len(current) / len(previous) if previous else 0.0
     stats = [TermStat(term, kind, count, before[(term, kind)],
-                      moods[(term, kind)]["positive"], moods[(term, kind)]["negative"],
-                      moods[(term, kind)]["neutral"])
+                      moods["positive"][(term, kind)], moods["negative"][(term, kind)],
+                      moods["neutral"][(term, kind)])
              for (term, kind), count in now.items() if count >= min_count]
     stats.sort(key=lambda s: (-(s.count - s.previous * scale), -s.count, s.term))
     return [s for s in stats if s.count > s.previous * scale][:top]

@@ -130,6 +130,13 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def list_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
                cursor: str | None = None) -> dict:
+    """read_posts, kept until the next write (data/cache.py)."""
+    return store.results.get(("posts", f, limit, offset, cursor), store.generation,
+                             lambda: read_posts(store, f, limit, offset, cursor))
+
+
+def read_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
+               cursor: str | None = None) -> dict:
     """One page, newest first, and the total. `cursor` (a page's next_cursor) continues after
     that page's last post (keyset: as fast on page 10,000 as on page 1); `offset` skips rows.
 
@@ -216,6 +223,14 @@ def _decode_json(row: dict) -> dict:
 
 
 def trends(store: Store, f: PostFilter, bucket: str = "day", by: str = "label") -> list[dict]:
+    """read_trends, kept until the next write (data/cache.py): the Trends page asks the same
+    aggregates on every rerun, the data changes only when a collector or analysis commits."""
+    return store.results.get(("trends", f, bucket, by), store.generation,
+                             lambda: read_trends(store, f, bucket, by))
+
+
+def read_trends(store: Store, f: PostFilter, bucket: str = "day",
+                by: str = "label") -> list[dict]:
     """Post counts per time bucket, brand and key (label, emotion, sentiment or brand). A post
     counts once per brand it mentions; with a brand filter, only for the brand asked for.
     The verdicts are joined only when the key or the filter reads them."""

@@ -8,6 +8,7 @@ reads use their own cursors, which DuckDB runs concurrently.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import pyarrow as pa
 from analysis.verdict import Verdict
 from collectors.post import Post, utcnow
 from data import bulk
+from data.cache import ResultCache
 from data.images import ImageRecord
 from data.schema import migrate
 
@@ -77,6 +79,10 @@ class Store:
         self._con = con
         self._write_lock = threading.RLock()
         self._expect_new = True  # whether the next batch of posts is likely all new
+        # Committed write transactions so far: cached read results are keyed by it
+        # (data/cache.py), so none outlives the data it was read from.
+        self.generation = 0
+        self.results = ResultCache(int(os.environ.get("SUBTEXT_RESULT_CACHE", "64")))
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
@@ -118,6 +124,7 @@ class Store:
             try:
                 yield cur
                 cur.execute("COMMIT")
+                self.generation += 1  # after the commit: see data/cache.py
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise

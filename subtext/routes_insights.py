@@ -63,6 +63,13 @@ def router(engine: Engine) -> APIRouter:
         previous = dataclasses.replace(current, since=query.since - length, until=query.since)
         skip = brand_words(engine)
         term_stats.add_words(skip)
+        # Kept until the next write (data/cache.py): counting the terms of two periods'
+        # posts is the panel's cost, and a chart's buckets are clicked again and again.
+        return store.results.get(
+            ("insights", current, previous, tuple(skip), query.top, query.posts),
+            store.generation, lambda: rising_terms(current, previous, skip, query))
+
+    def rising_terms(current, previous, skip: list[str], query: TermsQuery) -> dict:
         rows, before = term_reads.texts(store, current), term_reads.texts(store, previous)
         found = term_stats.rising(rows, before, skip, top=query.top)
         return {

@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from analysis import terms as term_stats
 from analysis.verdict import Verdict
 from collectors.post import Post
 from data import feedback, queries
+from data import terms as term_reads
 from data.store import Pending, Store
 
 # The anti-join count_pending replaced: every post lacking a verdict of the analyzer for its
@@ -331,3 +333,130 @@ def test_face_value_of_a_verdict_reviewed_not_sarcastic(store):
     counts = {row["key"]: row["count"] for row in queries.trends(
         store, queries.PostFilter(), "week", "label")}
     assert counts == {"positive": 1, "negative": 3, "neutral": 1}
+
+
+# -- results kept until the next write (data/cache.py) -----------------------------------------
+
+def test_cached_reads_follow_every_write(mixed):
+    """Asked twice, the cached listing and trends equal a fresh read; after each kind of write
+    (new posts, verdicts, a review) they change with it and still equal a fresh read."""
+    checks = [(queries.PostFilter(label="negative"), "day", "label"),
+              (queries.PostFilter(q="refund"), "week", "brand"),
+              (queries.PostFilter(since=datetime(2026, 11, 2)), "hour", "sentiment")]
+
+    def assert_fresh() -> None:
+        for f, bucket, by in checks:
+            for _ in range(2):  # the second call is served from the cache
+                assert queries.list_posts(mixed, f, 7) == queries.read_posts(mixed, f, 7), f
+                assert queries.trends(mixed, f, bucket, by) == queries.read_trends(
+                    mixed, f, bucket, by), (f, by)
+
+    assert_fresh()
+    before = queries.list_posts(mixed, checks[0][0], 500)["total"]
+    mixed.save_posts([(Post(source="rss", native_id="500", text="new refund post",
+                            created_at=datetime(2026, 11, 6), brands=["Nimbus"]), [])])
+    assert_fresh()
+    mixed.save_verdicts([(item, replace(verdict("lite@0.1"), label="negative"))
+                         for item in mixed.pending("lite@0.1", 100)])
+    assert queries.list_posts(mixed, checks[0][0], 500)["total"] > before
+    assert_fresh()
+    served = queries.list_posts(mixed, checks[0][0], 500)["items"][0]
+    feedback.record(mixed, served["id"], feedback.Correction(label="positive"), "rev")
+    assert served["id"] not in {p["id"] for p in queries.list_posts(
+        mixed, checks[0][0], 500)["items"]}
+    assert_fresh()
+
+
+def test_a_cached_result_is_a_copy(mixed):
+    f = queries.PostFilter(label="negative")
+    queries.list_posts(mixed, f, 3)["items"][0]["label"] = "changed by a caller"
+    queries.trends(mixed, f)[0]["count"] = -1
+    assert queries.list_posts(mixed, f, 3) == queries.read_posts(mixed, f, 3)
+    assert queries.trends(mixed, f) == queries.read_trends(mixed, f)
+
+
+# -- the why panel's reads ----------------------------------------------------------------------
+
+def plain_texts(store: Store, f: queries.PostFilter, limit: int) -> list[tuple]:
+    """texts() as it was: every post joined with every effective verdict, then the page."""
+    where, params = f.where()
+    return store.reader().execute(
+        f"""SELECT p.text, v.sentiment FROM {queries._from()} WHERE {where}
+             ORDER BY p.created_at DESC, p.id LIMIT ?""", [*params, limit]).fetchall()
+
+
+def plain_top_posts(store: Store, f: queries.PostFilter, limit: int) -> list[dict]:
+    """top_posts() as it was: the full columns of every matching post, then the top."""
+    where, params = f.where()
+    cur = store.reader().execute(
+        f"""SELECT {queries.POST_COLUMNS}, {term_reads.REACH} AS reach FROM {queries._from()}
+             WHERE {where} ORDER BY reach DESC, p.created_at DESC, p.id LIMIT ?""",
+        [*params, limit])
+    return [queries._decode_json(row) for row in queries._rows(cur)]
+
+
+def test_why_panel_reads_equal_the_plain_queries(mixed):
+    mixed.save_posts([(Post(source="rss", native_id=str(600 + i), text=f"liked {i}",
+                            created_at=datetime(2026, 11, 2, i), likes=i * 3, reposts=i % 2,
+                            brands=["Voltra"]), []) for i in range(6)])  # reach ties too
+    for f in FILTERS:
+        for limit in (1, 9, 500):
+            assert term_reads.texts(mixed, f, limit) == plain_texts(mixed, f, limit), f
+            assert term_reads.top_posts(mixed, f, limit) == plain_top_posts(mixed, f, limit), f
+    assert any(s is None for _, s in term_reads.texts(mixed, FILTERS[0], 500))  # pending
+    assert term_reads.top_posts(mixed, FILTERS[0], 1)[0]["reach"] == 16
+
+
+def plain_rising(current, previous, skip, top=15, min_count=2):
+    """analysis.terms.rising as it was: every text tokenised, a Counter per term's moods."""
+    from collections import Counter
+    skip = list(skip)
+    now, moods, before = Counter(), {}, Counter()
+    for text, sentiment in current:
+        for term in term_stats.terms(text, skip):
+            now[term] += 1
+            moods.setdefault(term, Counter())[sentiment or "neutral"] += 1
+    for text, _ in previous:
+        before.update(term_stats.terms(text, skip))
+    scale = len(current) / len(previous) if previous else 0.0
+    stats = [term_stats.TermStat(t, k, c, before[(t, k)], moods[(t, k)]["positive"],
+                                 moods[(t, k)]["negative"], moods[(t, k)]["neutral"])
+             for (t, k), c in now.items() if c >= min_count]
+    stats.sort(key=lambda s: (-(s.count - s.previous * scale), -s.count, s.term))
+    return [s for s in stats if s.count > s.previous * scale][:top]
+
+
+def test_rising_terms_equal_the_plain_count():
+    import random
+    rng = random.Random(3)
+    words = ["refund", "battery", "#Fail", "#退款#", "续航太差", "伏特拉", "Voltra", "great",
+             "shipping", "slow", "the", "客服", "screen", "lol", "@someone", "http://x.io/a"]
+    moods = ["positive", "negative", "neutral", None]
+    current = [(" ".join(rng.choices(words, k=rng.randint(1, 8))), rng.choice(moods))
+               for _ in range(300)]
+    previous = [(" ".join(rng.choices(words[3:], k=rng.randint(1, 8))), rng.choice(moods))
+                for _ in range(200)]
+    for skip in ([], ["voltra", "伏特拉"]):
+        term_stats.add_words(skip)
+        for top in (3, 50):
+            for _ in range(2):  # the second time from the remembered terms
+                got = term_stats.rising(current, previous, skip, top=top)
+                assert got == plain_rising(current, previous, skip, top=top), (skip, top)
+                assert got
+        assert term_stats.rising(current, [], skip) == plain_rising(current, [], skip)
+
+
+def test_a_write_committed_during_a_cached_read_is_seen_next(mixed):
+    """The read started before the commit, so its result may lack the write: it is kept
+    under the counter read before it, which the commit moved past."""
+    f = queries.PostFilter(q="late")
+
+    def read_then_write() -> dict:
+        result = queries.read_posts(mixed, f)
+        mixed.save_posts([(Post(source="rss", native_id="700", text="a late post",
+                                created_at=datetime(2026, 11, 7), brands=["Nimbus"]), [])])
+        return result
+
+    stale = mixed.results.get(("posts", f, 50, 0, None), mixed.generation, read_then_write)
+    assert stale["total"] == 0
+    assert queries.list_posts(mixed, f)["total"] == 1
