@@ -299,8 +299,8 @@ MIGRATIONS: list[str] = [
            * coalesce(TRY_CAST(evidence -> 'polarity' ->> 'caption' AS DOUBLE),
                       TRY_CAST(evidence -> 'polarity' ->> 'faces' AS DOUBLE)) <= -0.09;
     """,
-    # 10: assigned to another branch of issue 10. PLACEHOLDER, to be replaced by that branch's
-    # migration 10 on merge (a no-op here so that 11 has its number).
+    # 10: a no-op. The number was reserved for hour buckets of the trends, which were not
+    # built; databases that recorded it must keep it, so it stays empty and is never reused.
     """
     SELECT 1;
     """,
