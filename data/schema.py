@@ -313,6 +313,9 @@ MIGRATIONS: list[str] = [
     # (with its brand verdicts and disagreement), the canonical row's first; feedback and
     # alerts move; images come from the best-ranked duplicate that has any. A URI naming a
     # handle takes the DID search stored in raw; without one it cannot be keyed and stays.
+    # Only rows a Bluesky collector stored (their raw has the record's cid): an imported or
+    # ingested post with an at:// id is still keyed "<source>:<id>" by the code, and re-keying
+    # it would make the next re-import store it twice.
     """
     CREATE TEMP TABLE bsky_old AS
     SELECT id AS old_id, canonical FROM (
@@ -324,6 +327,7 @@ MIGRATIONS: list[str] = [
                END AS canonical
           FROM posts
          WHERE id = source || ':' || native_id AND native_id LIKE 'at://%'
+           AND json_exists(raw, '$.cid')  -- stored by a Bluesky collector, not imported
            AND len(string_split(native_id, '/')) = 5
            AND split_part(native_id, '/', 4) = 'app.bsky.feed.post'
            AND split_part(native_id, '/', 5) <> '')

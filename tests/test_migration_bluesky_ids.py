@@ -18,6 +18,7 @@ B = f"at://did:plc:bob/{POST}/r2"  # Jetstream only, under the source name "jets
 C = f"at://did:plc:cat/{POST}/r3"  # stored canonically already, and once under "jet"
 HANDLE = f"at://dan.bsky.social/{POST}/r4"  # search, a handle URI with the DID in raw
 LOST = f"at://eve.bsky.social/{POST}/r5"  # a handle URI and no DID anywhere: stays
+IMPORTED = f"at://did:plc:fay/{POST}/r6"  # imported, not collected: keeps "import:"
 
 
 def t(minute: int) -> datetime:
@@ -50,7 +51,7 @@ def old_db(tmp_path):
     path = tmp_path / "subtext.duckdb"
     con = duckdb.connect(str(path))
     migrate(con, MIGRATIONS[:9])
-    post(con, f"bsky:{A}", "bsky", A, likes=7, raw={"did": "did:plc:ann"},
+    post(con, f"bsky:{A}", "bsky", A, likes=7, raw={"cid": "a", "did": "did:plc:ann"},
          url="https://bsky.app/profile/ann.bsky.social/post/r1")
     post(con, f"jet:{A}", "jet", A, raw={"cid": "x"})
     brand(con, f"bsky:{A}", "Nimbus")
@@ -76,17 +77,18 @@ def old_db(tmp_path):
                 "('spike:Nimbus:1', 'spike', 'Nimbus', 'm', ?, ?)",
                 [t(11), json.dumps({"top_posts": [{"post_id": f"jet:{A}"},
                                                   {"post_id": "reddit:9"}]})])
-    post(con, f"jetstream:{B}", "jetstream", B)
+    post(con, f"jetstream:{B}", "jetstream", B, raw={"cid": "b"})
     verdict(con, f"jetstream:{B}", "lite@1", "neutral", 3)
     post(con, C, "jet", C, likes=1)  # written by the current version
-    post(con, f"jet:{C}", "jet", C, likes=4)
+    post(con, f"jet:{C}", "jet", C, likes=4, raw={"cid": "c"})
     brand(con, C, "Nimbus")
     brand(con, f"jet:{C}", "Voltra")
     verdict(con, C, "lite@1", "positive", 30)
     verdict(con, f"jet:{C}", "lite@1", "negative", 40, content_hash="h0")
     verdict(con, f"jet:{C}", "hf@2", "negative", 41, content_hash="h0")
-    post(con, f"bsky:{HANDLE}", "bsky", HANDLE, raw={"did": "did:plc:dan"})
-    post(con, f"bsky:{LOST}", "bsky", LOST, raw={})
+    post(con, f"bsky:{HANDLE}", "bsky", HANDLE, raw={"cid": "d", "did": "did:plc:dan"})
+    post(con, f"bsky:{LOST}", "bsky", LOST, raw={"cid": "e"})
+    post(con, f"import:{IMPORTED}", "import", IMPORTED, raw={})
     post(con, "reddit:9", "reddit", "9", text="voltra")
     con.close()
     return path
@@ -98,7 +100,8 @@ def test_old_ids_are_rekeyed_and_duplicates_merged(old_db):
               for table in ("feedback", "alerts", "images")}
     assert migrate(con) == len(MIGRATIONS)
     ids = {r[0] for r in con.execute("SELECT id FROM posts").fetchall()}
-    assert ids == {A, B, C, f"at://did:plc:dan/{POST}/r4", f"bsky:{LOST}", "reddit:9"}
+    assert ids == {A, B, C, f"at://did:plc:dan/{POST}/r4", f"bsky:{LOST}",
+                   f"import:{IMPORTED}", "reddit:9"}
     assert con.execute("SELECT native_id, likes, brands, url FROM posts WHERE id = ?",
                        [A]).fetchone() == (A, 7, ["Nimbus", "Voltra"],
                                            "https://bsky.app/profile/ann.bsky.social/post/r1")
