@@ -64,6 +64,11 @@ def run(config: Config, path: Path, *, short_lived: bool = False) -> ImportRepor
                                 clash=lambda a, b: not a.ids.isdisjoint(b.ids)):
             report.rows += saved["received"]
             _count(report, saved)
+    except (OSError, http.client.HTTPException) as exc:  # the engine stopped or went away
+        raise RuntimeError(
+            f"the engine at {config.api_url} stopped answering during the import "
+            f"({type(exc).__name__}) after {report.new + report.updated} rows were stored; "
+            "importing the file again is safe: stored rows are updated, not doubled") from None
     finally:
         client.close()
     return report

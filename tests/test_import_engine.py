@@ -134,3 +134,42 @@ def test_local_images_of_jsonl_rows_go_inline(engine, tmp_path):
         "ORDER BY pi.post_id, pi.position").fetchall()
     assert links[0] == ("import:1", "ok") and links[1] == ("import:2", "ok")
     assert links[2][0] == "import:2" and links[2][1].startswith("rejected")
+
+
+def test_an_engine_that_goes_away_mid_import_is_a_clear_error(tmp_path):
+    """A real HTTP server on 127.0.0.1 that answers /health like an engine and then drops
+    every ingest connection: the import ends with one error line that says the file can be
+    imported again, not a traceback."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Vanishing(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b'{"status": "ok"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            self.close_connection = True  # no answer: the connection just closes
+
+        def log_message(self, *_):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Vanishing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "posts.jsonl"
+        write(path, [row(i) for i in range(10)])
+        config = load(config_for(tmp_path, port=server.server_address[1]))
+        with pytest.raises(RuntimeError, match="stopped answering.*importing the file again"):
+            importer.run(config, path)
+        done = subprocess.run([sys.executable, "-m", "subtext", "--config",
+                               str(config_for(tmp_path, port=server.server_address[1])),
+                               "import", str(path)], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 1
+        assert "stopped answering" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
