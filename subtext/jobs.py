@@ -77,6 +77,16 @@ class _Tally:
     errors: int = 0
     last_error: str | None = None
 
+    def record(self, store: Store, source: str, brand: str, started: datetime, error: str | None,
+               failed: bool = False) -> None:
+        store.record_run("collect", source, brand, started, fetched=self.fetched,
+                         new=self.new, matched=self.matched, errors=self.errors, error=error,
+                         failed=failed)
+
+    def result(self) -> RunResult:
+        return RunResult(fetched=self.fetched, new=self.new, errors=self.errors,
+                         matched=self.matched)
+
 
 def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
             all_brands: Iterable[BrandQuery], every_seconds: int = 300) -> RunResult | None:
@@ -96,17 +106,13 @@ def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
             _store_page(store, source, collector, brand.name, all_brands, page, tally)
     except Stopped:  # the engine is stopping: not the source's failure, no back-off
         log.info("collect of %s × %s cut short: the engine is stopping", source, brand.name)
-        store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
-                         new=tally.new, matched=tally.matched, errors=tally.errors,
-                         error="stopped: the engine is stopping", failed=False)
-        return RunResult(fetched=tally.fetched, new=tally.new, errors=tally.errors,
-                         matched=tally.matched)
+        tally.record(store, source, brand.name, started, "stopped: the engine is stopping")
+        return tally.result()
     except Exception as exc:  # a source's failure must never kill the engine
         log.exception("collect failed (source=%s brand=%s)", source, brand.name)
         error = scrub(f"{type(exc).__name__}: {exc}")  # upstreams echo keys in errors
-        store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
-                         new=tally.new, matched=tally.matched, errors=tally.errors + 1,
-                         error=error, failed=True)
+        tally.errors += 1
+        tally.record(store, source, brand.name, started, error, failed=True)
         failures = (state.failures if state else 0) + 1
         store.set_source_state(source, brand.name, failures,
                                _skip_until(failures, every_seconds, exc), error)
@@ -115,14 +121,11 @@ def collect(store: Store, source: str, collector: Collector, brand: BrandQuery,
         close = getattr(pages, "close", None)
         if close is not None:
             close()  # a generator left mid-way releases its connection (and locks) now
-    store.record_run("collect", source, brand.name, started, fetched=tally.fetched,
-                     new=tally.new, matched=tally.matched, errors=tally.errors,
-                     error=tally.last_error, failed=False)
+    tally.record(store, source, brand.name, started, tally.last_error)
     store.set_source_state(source, brand.name, 0)
     log.info("collected %s × %s: %d fetched, %d matched, %d new, %d errors", source,
              brand.name, tally.fetched, tally.matched, tally.new, tally.errors)
-    return RunResult(fetched=tally.fetched, new=tally.new, errors=tally.errors,
-                     matched=tally.matched)
+    return tally.result()
 
 
 def _store_page(store: Store, source: str, collector: Collector, brand: str,
