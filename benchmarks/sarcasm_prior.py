@@ -30,13 +30,14 @@ REFERENCE = (0.35, 0.45, 0.55, 0.6, 0.7)
 UNCUED = (1.0, 0.7, 0.5, 0.35)
 COMPLAINT = (1.0, 0.5, 0.25, 0.1)  # fusion.PLAIN_COMPLAINT_ODDS, at the shipped ref / uncued
 SARCASM_SETS = [d for d in T.DEV_SETS if d.task == "sarcasm"]
-# Sincere positives, two per language: (name, language, split, its positive label). The joy
+# Sincere positives, two per language: (name, language, split, its positive labels). The joy
 # sets are held out from the sarcasm heads (they train on TweetEval emotion train and SMP2020
 # virus_train's joyful posts).
-SINCERE = (("tweeteval-sentiment", "en", lambda: D.tweeteval("sentiment", "val"), "positive"),
-           ("tweeteval-emotion-joy", "en", lambda: D.tweeteval("emotion", "val"), "joy"),
-           ("chnsenticorp", "zh", lambda: D.chnsenticorp("heldout"), "positive"),
-           ("smp2020-virus_dev-joy", "zh", lambda: D.smp2020("virus_dev"), "joy"))
+SINCERE = (("tweeteval-sentiment", "en", lambda: D.tweeteval("sentiment", "val"),
+            ("positive",)),
+           ("tweeteval-emotion-joy", "en", lambda: D.tweeteval("emotion", "val"), ("joy",)),
+           ("chnsenticorp", "zh", lambda: D.chnsenticorp("heldout"), ("positive",)),
+           ("smp2020-virus_dev-joy", "zh", lambda: D.smp2020("virus_dev"), ("joy",)))
 # Sincere negatives: a plain complaint called sarcastic is a wrong label too (and a wrong
 # "disguised criticism" alert when a picture is attached).
 # TweetEval emotion val's angry and sad tweets (held out from every head; TweetEval sentiment's
@@ -56,16 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(T.SEED)
     model = TextModel.load()
     sets = {d.name: (d, _sample(_split(d.corpus), args.sample, rng)) for d in SARCASM_SETS}
-    positives = {}
-    for name, lang, load, positive in SINCERE:
-        split = load()
-        positives[name] = (lang, _sample(split.subset(
-            [i for i, y in enumerate(split.labels) if y == positive]), args.sample, rng))
-    negatives = {}
-    for name, lang, load, wanted in COMPLAINTS:
-        split = load()
-        negatives[name] = (lang, _sample(split.subset(
-            [i for i, y in enumerate(split.labels) if y in wanted]), args.sample, rng))
+    positives = _labelled(SINCERE, args.sample, rng)
+    negatives = _labelled(COMPLAINTS, args.sample, rng)
     scored = {name: model.predict(s.texts, [s.lang] * len(s), embed="always")
               for name, (_, s) in [*sets.items(), *positives.items(), *negatives.items()]}
     shipped = (dict(fusion.TRAINING_SARCASM_PRIOR), dict(fusion.UNCUED_SARCASM_ODDS))
@@ -78,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for ref, uncued in itertools.product(REFERENCE, UNCUED):
             fusion.TRAINING_SARCASM_PRIOR[lang] = ref
             fusion.UNCUED_SARCASM_ODDS[lang] = uncued
-            row = [T.score(sets[n][0].metric, sets[n][1].labels,
-                           [int(fusion.fuse(s, prior=args.prior).sarcasm) for s in scored[n]])
-                   for n in mine]
-            row += [np.mean([fusion.fuse(s, prior=args.prior).sarcasm for s in scored[n]])
-                    for n in sincere]
+            row = _figures(mine, sincere, sets, scored, args.prior)
             print(f"    {ref:5.2f} {uncued:6.2f} " + " ".join(f"{v:16.3f}" for v in row[:len(mine)])
                   + " ".join(f"{v:22.3f}" for v in row[len(mine):]), flush=True)
         fusion.TRAINING_SARCASM_PRIOR[lang] = shipped[0][lang]
@@ -98,14 +87,31 @@ def _complaint_grid(lang, mine, sincere, sets, scored, negatives, prior) -> None
     print(f"  {lang} plain-complaint odds (ref {fusion.TRAINING_SARCASM_PRIOR[lang]}, "
           f"uncued {fusion.UNCUED_SARCASM_ODDS[lang]}): " + " | ".join(
               [n.split(' (')[0] for n in mine] + [f"FS {n}" for n in sincere + complaints]))
+    shipped = fusion.PLAIN_COMPLAINT_ODDS[lang]
     for odds in COMPLAINT:
         fusion.PLAIN_COMPLAINT_ODDS[lang] = odds
-        row = [T.score(sets[n][0].metric, sets[n][1].labels,
-                       [int(fusion.fuse(s, prior=prior).sarcasm) for s in scored[n]])
-               for n in mine]
-        row += [np.mean([fusion.fuse(s, prior=prior).sarcasm for s in scored[n]])
-                for n in sincere + complaints]
+        row = _figures(mine, sincere + complaints, sets, scored, prior)
         print(f"    {odds:5.2f}  " + "  ".join(f"{v:.3f}" for v in row), flush=True)
+    fusion.PLAIN_COMPLAINT_ODDS[lang] = shipped
+
+
+def _figures(mine, noise, sets, scored, prior) -> list[float]:
+    """The fused sarcasm figure of each dev set in `mine`, then the share called sarcastic
+    of each set in `noise`, at fusion's current constants."""
+    row = [T.score(sets[n][0].metric, sets[n][1].labels,
+                   [int(fusion.fuse(s, prior=prior).sarcasm) for s in scored[n]]) for n in mine]
+    return row + [float(np.mean([fusion.fuse(s, prior=prior).sarcasm for s in scored[n]]))
+                  for n in noise]
+
+
+def _labelled(groups, n: int, rng) -> dict[str, tuple[str, D.Split]]:
+    """name -> (language, up to n sampled rows of its split carrying one of its labels)."""
+    picked = {}
+    for name, lang, load, wanted in groups:
+        split = load()
+        picked[name] = (lang, _sample(split.subset(
+            [i for i, y in enumerate(split.labels) if y in wanted]), n, rng))
+    return picked
 
 
 def _split(corpus: str) -> D.Split:
