@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from alerts.spikes import Episode, Window
 from collectors.post import utcnow
+from data import trend_rows
 from data.store import Store
 
 # -- the alert job's input --------------------------------------------------------------------
@@ -231,6 +232,7 @@ def set_status(store: Store, alert_id: int, action: str, by: str | None,
                    VALUES (?, 'positive', false, ?, ?, ?) RETURNING id""",
                 [post_id, f"false alarm on alert {alert_id}" + (f": {note}" if note else ""),
                  by, now]).fetchone()[0]
+            trend_rows.refresh(cur, [post_id])
     return {"id": alert_id, "status": status, "changed": True, "feedback_id": feedback_id}
 
 

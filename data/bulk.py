@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from analysis.verdict import Verdict
 from collectors.post import Post, utc_naive
+from data import trend_rows
 from data.images import ImageRecord
 
 STAGED = ("staged_posts", "staged_brands", "staged_images", "staged_post_images")
@@ -157,6 +158,7 @@ def insert_new_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
         if tables["staged_post_images"].num_rows:
             _run(cur, "INSERT INTO images SELECT * FROM staged_images ON CONFLICT DO NOTHING")
             _run(cur, "INSERT INTO post_images SELECT * FROM staged_post_images")
+        trend_rows.add_new(cur, "staged_posts")
     return tables["staged_posts"].num_rows
 
 
@@ -171,19 +173,25 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection,
     ON CONFLICT update would write the same values back."""
     with _registered(cur, {"staged_posts": tables["staged_posts"]}):
         changes = cur.execute(CHANGED_POSTS).fetchall()
-    new = [post_id for post_id, is_new in changes if is_new]
-    changed = [post_id for post_id, is_new in changes if not is_new]
+    new = [post_id for post_id, is_new, _ in changes if is_new]
+    changed = [post_id for post_id, is_new, _ in changes if not is_new]
     if new:
         insert_new_posts(cur, _only(tables, new))
     if changed:
         _update_posts(cur, _only(tables, changed))
+        # the trend rows hold a post's date, language and brands (its source is in its id)
+        trend_rows.refresh(cur, [post_id for post_id, is_new, moved in changes
+                                 if moved and not is_new])
     return len(new), changed
 
 
-# The staged posts that are not stored yet (true) or differ from the stored post (false).
+# The staged posts that are not stored yet (true) or differ from the stored post (false),
+# and whether what the trend rows hold of them changed.
 # Unchanged content_hash means unchanged images (it hashes their list), so their rows hold.
 CHANGED_POSTS = """
-    SELECT s.id, p.id IS NULL
+    SELECT s.id, p.id IS NULL,
+           s.created_at IS DISTINCT FROM p.created_at OR s.lang IS DISTINCT FROM p.lang
+           OR NOT coalesce(list_has_all(p.brands, s.brands), false)
       FROM staged_posts s LEFT JOIN posts p ON p.id = s.id
      WHERE p.id IS NULL
         OR s.url IS DISTINCT FROM p.url OR s.author IS DISTINCT FROM p.author

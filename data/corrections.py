@@ -77,3 +77,18 @@ EFFECTIVE_BRANDS = f"""
       LEFT JOIN ({REVIEWS}) r ON r.post_id = pb.post_id
      WHERE NOT coalesce(r.r_irrelevant, false) AND (r.r_brand IS NULL OR r.r_brand = pb.brand)
 """
+
+
+# The newest verdict of each post: history across analyzers is kept, the listing shows the
+# latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
+LATEST_MODEL_VERDICTS = "SELECT * FROM verdicts WHERE latest"
+# ...with reviewers' corrections applied: what every view shows.
+LATEST_VERDICTS = effective_verdicts(LATEST_MODEL_VERDICTS)
+# A post's brands less what reviewers took away (r: its reviews, joined by REVIEWS_OF): "not
+# about our brand" counts for no brand, "about Voltra" (of two named) for that one only.
+BRANDS_OF = """CASE WHEN coalesce(r.r_irrelevant, false) THEN []::VARCHAR[]
+                    WHEN r.r_brand IS NOT NULL THEN list_filter(p.brands, lambda x: x = r.r_brand)
+                    ELSE p.brands END"""
+REVIEWS_OF = f"LEFT JOIN ({REVIEWS}) r ON r.post_id = p.id"
+# A post imported without a language has the one its analyzer detected (reads v).
+LANG = "coalesce(p.lang, v.evidence ->> 'lang')"

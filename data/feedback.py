@@ -11,8 +11,8 @@ from datetime import datetime
 import pyarrow as pa
 
 from collectors.post import utcnow
-from data import queries
-from data.corrections import EFFECTIVE_BRANDS, REVIEWS
+from data import queries, trend_rows
+from data.corrections import EFFECTIVE_BRANDS, LATEST_MODEL_VERDICTS, REVIEWS
 from data.store import DISAGREE, Store  # noqa: F401 (DISAGREE: the queue's threshold)
 
 FIELDS = ("label", "sarcasm", "emotion", "brand", "irrelevant")
@@ -94,6 +94,7 @@ def record(store: Store, post_id: str, correction: Correction, reviewer: str | N
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 [post_id, value, field_name or name, _text(current[name]), _text(value), note,
                  reviewer, now]).fetchone()[0])
+        trend_rows.refresh(cur, [post_id])
         closed = _close_alerts(cur, post_id, correction, reviewer, now)
     return Recorded(ids=ids, closed_alerts=closed)
 
@@ -272,7 +273,7 @@ def verdicts_of(store: Store, base: str) -> list[dict]:
     """Each post's latest verdict from analyzer `base` or a learned layer over it, for posts
     whose content it still describes."""
     cur = store.reader().execute(f"""
-        SELECT v.* FROM ({queries.LATEST_MODEL_VERDICTS}) v JOIN posts p ON p.id = v.post_id
+        SELECT v.* FROM ({LATEST_MODEL_VERDICTS}) v JOIN posts p ON p.id = v.post_id
          WHERE (v.analyzer = ? OR starts_with(v.analyzer, ? || '+learned.'))
            AND v.content_hash = p.content_hash""", [base, base])
     return [queries._decode_json(row) for row in queries._rows(cur)]

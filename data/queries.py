@@ -16,20 +16,8 @@ import duckdb
 import pyarrow as pa
 
 from collectors.post import utc_naive
-from data.corrections import REVIEWS, effective_verdicts
+from data.corrections import BRANDS_OF, LANG, LATEST_VERDICTS, REVIEWS_OF
 from data.store import Store
-
-# The newest verdict of each post: history across analyzers is kept, the listing shows the
-# latest, which save_verdicts marks as it writes (no ranking of all verdicts per call).
-LATEST_MODEL_VERDICTS = "SELECT * FROM verdicts WHERE latest"
-# ...with reviewers' corrections applied (data/corrections.py): what every view shows.
-LATEST_VERDICTS = effective_verdicts(LATEST_MODEL_VERDICTS)
-# A post's brands less what reviewers took away (r: its reviews, joined by _from): "not about
-# our brand" counts for no brand, "about Voltra" (of two named) for that one only.
-BRANDS_OF = """CASE WHEN coalesce(r.r_irrelevant, false) THEN []::VARCHAR[]
-                    WHEN r.r_brand IS NOT NULL THEN list_filter(p.brands, lambda x: x = r.r_brand)
-                    ELSE p.brands END"""
-REVIEWS_OF = f"LEFT JOIN ({REVIEWS}) r ON r.post_id = p.id"
 
 PAGE_COLUMNS = f"""
     p.id, p.source, p.url, p.author, p.text, coalesce(p.lang, v.evidence ->> 'lang') AS lang,
@@ -38,9 +26,6 @@ PAGE_COLUMNS = f"""
     v.explanation, v.evidence, v.analyzer, v.latency_ms, coalesce(v.reviewed, false) AS reviewed,
     v.reviewed_by, v.reviewed_at, v.irrelevant, v.model_label, v.model_sarcasm, v.model_emotion
 """
-
-# A post imported without a language has the one its analyzer detected (reads v).
-LANG = "coalesce(p.lang, v.evidence ->> 'lang')"
 
 # The same columns for a query over many posts (the review queue): images by subquery.
 POST_COLUMNS = PAGE_COLUMNS.replace("im.images", """(
@@ -106,6 +91,23 @@ class PostFilter:
             add("contains(lower(p.text), lower(?))", self.q)
         if self.reviewed is not None:
             add("coalesce(v.reviewed, false) = ?", self.reviewed)
+        return " AND ".join(clauses), params
+
+    def where_rows(self) -> tuple[str, list]:
+        """where() over the trend rows (data/trend_rows.py): one row per post and brand, so
+        the brand filter keeps the rows of that brand. Not for a text search (q)."""
+        assert not self.q, "the trend rows hold no text"
+        clauses, params = ["TRUE"], []
+        for column, op, value in (
+                ("lower(brand)", "= lower(?)", self.brand), ("created_at", ">= ?", self.since),
+                ("created_at", "< ?", self.until), ("source", "= ?", self.source),
+                ("lang", "= ?", self.lang), ("label", "= ?", self.label),
+                ("sarcasm", "= ?", self.sarcasm), ("confidence", ">= ?", self.min_confidence),
+                ("confidence", "<= ?", self.max_confidence), ("emotion", "= ?", self.emotion),
+                ("reviewed", "= ?", self.reviewed)):
+            if value is not None:
+                clauses.append(f"{column} {op}")
+                params.append(value)
         return " AND ".join(clauses), params
 
     def needs_verdicts(self) -> bool:
@@ -233,6 +235,29 @@ def read_trends(store: Store, f: PostFilter, bucket: str = "day",
                 by: str = "label") -> list[dict]:
     """Post counts per time bucket, brand and key (label, emotion, sentiment or brand). A post
     counts once per brand it mentions; with a brand filter, only for the brand asked for.
+    Read from the trend rows the store keeps (data/trend_rows.py), unless the filter searches
+    the text, which only the posts hold."""
+    if f.q:
+        return joined_trends(store, f, bucket, by)
+    where, params = f.where_rows()
+    cur = store.reader().execute(
+        f"""SELECT date_trunc('{BUCKETS[bucket]}', created_at) AS bucket, brand,
+                   {ROW_KEYS[by]} AS key, count(*) AS count
+              FROM trend_rows WHERE {where}
+             GROUP BY ALL ORDER BY bucket, brand, key""", params)
+    return _rows(cur)
+
+
+# Each trend key as the trend rows hold it: per brand for label and sentiment (9b).
+ROW_KEYS = {"label": "brand_label", "emotion": "coalesce(emotion, 'pending')",
+            "sentiment": "brand_sentiment", "brand": "brand", "source": "source",
+            "lang": "coalesce(lang, 'unknown')"}
+
+
+def joined_trends(store: Store, f: PostFilter, bucket: str = "day",
+                  by: str = "label") -> list[dict]:
+    """read_trends from the posts joined with their verdicts, reviews and per-brand
+    verdicts: for a text search, and the definition the trend rows are tested against.
     The verdicts are joined only when the key or the filter reads them."""
     where, params = f.where()
     inner, outer = TREND_KEYS[by]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from collectors.post import utcnow
+from data import trend_rows
 
 MIGRATIONS: list[str] = [
     # 1: the data model of DESIGN.md
@@ -440,6 +441,12 @@ MIGRATIONS: list[str] = [
     DROP TABLE bsky_members;
     DROP TABLE bsky_old;
     """,
+    # 12 (issue 10, trends at 1M): each post × brand with its effective verdict's values, kept
+    # by the store as it writes (data/trend_rows.py), so a trend reads one narrow table instead
+    # of joining posts, verdicts, reviews and per-brand verdicts per call. Built from that
+    # module's definition; a later change of the definition needs its own migration to
+    # rebuild the rows.
+    trend_rows.MIGRATION,
 ]
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from analysis.verdict import Verdict
 from collectors.post import Post, utcnow
-from data import bulk
+from data import bulk, trend_rows
 from data.cache import ResultCache
 from data.images import ImageRecord
 from data.schema import migrate
@@ -45,6 +45,10 @@ DISAGREES = f"""coalesce(TRY_CAST(evidence ->> 'incongruity' AS DOUBLE), 0) >= {
 
 class StoreLocked(RuntimeError):
     """Another process (usually the running engine) holds the database."""
+
+
+BRAND_VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in (
+    "post_id", "brand", "analyzer", "sentiment", "label", "rule")])
 
 
 @dataclass(frozen=True)
@@ -210,12 +214,22 @@ class Store:
     # -- verdicts -------------------------------------------------------------------------
 
     def save_verdicts(self, results: list[tuple[Pending, Verdict]]) -> None:
-        """Store a batch of verdicts in one statement; a post × analyzer keeps its newest."""
+        """Store a batch of verdicts in one statement; a post × analyzer keeps its newest.
+        The per-brand verdicts and the trend rows follow in the same transaction."""
         table = bulk.verdict_table([(p.id, p.content_hash, v) for p, v in results], utcnow())
         with self._transaction() as cur:
             bulk.replace_verdicts(cur, table)
             self._note_disagreements(cur, table)
-            self._save_brand_verdicts(cur, results)  # 9b: same transaction as the verdicts
+            posts = self._posts_of(cur, table["post_id"].to_pylist())
+            brand_verdicts = self._save_brand_verdicts(cur, results, posts)  # 9b
+            trend_rows.replace_for_verdicts(cur, posts, table, brand_verdicts)
+
+    @staticmethod
+    def _posts_of(cur: duckdb.DuckDBPyConnection, ids: list[str]) -> pa.Table:
+        """What the trend rows read of these posts, as stored now. The ids go in as
+        parameters, which DuckDB looks up by the key's index (a list scans every id)."""
+        return cur.sql("SELECT id, created_at, brands, source, lang FROM posts "
+                       f"WHERE id IN ({', '.join('?' * len(ids))})", params=ids).to_arrow_table()
 
     @staticmethod
     def _note_disagreements(cur: duckdb.DuckDBPyConnection, table) -> None:
@@ -232,20 +246,17 @@ class Store:
     # -- per-brand verdicts (issue 9b) ------------------------------------------------------
     brand_terms: dict[str, list[str]] = {}  # brand -> words naming it; the engine sets this
 
-    def _save_brand_verdicts(self, cur, results: list[tuple[Pending, Verdict]]) -> None:
+    def _save_brand_verdicts(self, cur, results: list[tuple[Pending, Verdict]],
+                             posts: pa.Table) -> pa.Table:
         """Per-brand sentiment of the posts among `results` that belong to two or more
-        brands, in one set-based INSERT (analysis/targets.py decides it)."""
+        brands (their brands as `posts` holds them), in one set-based INSERT
+        (analysis/targets.py decides it); returns the rows written."""
         from analysis.targets import brand_verdicts
 
-        ids = [item.id for item, _ in results]
-        owners: dict[str, list[str]] = {}
-        for post_id, brand in cur.execute(
-                "SELECT post_id, brand FROM post_brands WHERE list_contains(?, post_id) "
-                "ORDER BY brand", [ids]).fetchall():
-            owners.setdefault(post_id, []).append(brand)
+        owners = dict(zip(posts["id"].to_pylist(), posts["brands"].to_pylist(), strict=True))
         rows = []
         for item, v in results:
-            brands = owners.get(item.id, [])
+            brands = owners.get(item.id) or []
             if len(brands) < 2:
                 continue
             terms = {b: self.brand_terms.get(b, [b]) for b in brands}
@@ -255,10 +266,17 @@ class Store:
                 bv = found.get(b)
                 rows.append((item.id, b, v.analyzer, bv.sentiment if bv else v.sentiment,
                              bv.label if bv else v.label, bv.rule if bv else "post"))
+        table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(
+            ("post_id", "brand", "analyzer", "sentiment", "label", "rule"))},
+            schema=BRAND_VERDICT_SCHEMA)
         if rows:
-            cur.execute("INSERT OR REPLACE INTO post_brand_verdicts SELECT unnest(?), "
-                        "unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
-                        [list(col) for col in zip(*rows, strict=True)])
+            cur.register("brand_verdict_batch", table)
+            try:
+                cur.execute("INSERT OR REPLACE INTO post_brand_verdicts "
+                            "SELECT * FROM brand_verdict_batch").fetchall()
+            finally:
+                cur.unregister("brand_verdict_batch")
+        return table
 
     def verdicts_since(self, since: datetime | None) -> list[dict]:
         """Verdicts written after `since` with their post's brands: the alert job's input."""

@@ -5,6 +5,7 @@ through queries.PostFilter.where(), so it selects exactly what the charts counte
 from __future__ import annotations
 
 from data import queries
+from data.corrections import effective_verdicts
 from data.store import Store
 
 REACH = "(coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0))"
@@ -34,7 +35,7 @@ def texts(store: Store, f: queries.PostFilter, limit: int = 20_000) -> list[tupl
         return store.reader().execute(
             f"""SELECT p.text, v.sentiment FROM {queries._from()} WHERE {where}
                  ORDER BY p.created_at DESC, p.id LIMIT ?""", [*params, limit]).fetchall()
-    theirs = queries.effective_verdicts(
+    theirs = effective_verdicts(
         "SELECT * FROM verdicts WHERE latest AND post_id IN (SELECT id FROM picked)")
     return store.reader().execute(
         f"""WITH picked AS MATERIALIZED (

@@ -9,7 +9,8 @@ import pytest
 from analysis import terms as term_stats
 from analysis.verdict import Verdict
 from collectors.post import Post
-from data import feedback, queries
+from data import alerts as alerts_db
+from data import feedback, queries, trend_rows
 from data import terms as term_reads
 from data.store import Pending, Store
 
@@ -86,7 +87,7 @@ def test_migration_seeds_the_stale_verdicts_of_an_existing_database(tmp_path):
         item = store.pending("lite@0.1", 1)[0]
         store.save_verdicts([(item, replace(verdict("lite@0.1"), confidence=0.9,
                                             evidence={"incongruity": 0.6}))])
-        for table in ("reingested_posts", "verdict_disagreements"):
+        for table in ("reingested_posts", "verdict_disagreements", "trend_rows"):
             store.reader().execute(f"DROP TABLE {table}")
         store.reader().execute("DELETE FROM schema_version WHERE version >= 9")
         # an edit the store did not see (a database from before 9): found by the seeding
@@ -243,7 +244,7 @@ def plain_trends(store: Store, f: queries.PostFilter, bucket: str, by: str) -> l
 
 def test_trends_equal_the_plain_query(mixed):
     seen = set()
-    for f in [FILTERS[0], FILTERS[1], FILTERS[3], FILTERS[11], FILTERS[13], FILTERS[15]]:
+    for f in FILTERS:
         for by in queries.TREND_KEYS:
             for bucket in queries.BUCKETS:
                 got = queries.trends(mixed, f, bucket, by)
@@ -254,6 +255,49 @@ def test_trends_equal_the_plain_query(mixed):
         """SELECT count(*) FROM post_brand_verdicts bv JOIN verdicts v USING (post_id, analyzer)
             WHERE bv.label <> v.label""").fetchone()[0]
     assert split > 0  # so the per-brand verdicts change some counts
+
+
+def stored_trend_rows(store: Store) -> list[tuple]:
+    return store.reader().execute("SELECT * FROM trend_rows ORDER BY ALL").fetchall()
+
+
+def computed_trend_rows(store: Store) -> list[tuple]:
+    return store.reader().execute(
+        f"SELECT * FROM ({trend_rows.rows_of()}) ORDER BY ALL").fetchall()
+
+
+def test_trend_rows_follow_every_write(mixed):
+    """The kept rows equal the rows computed from the data after ingest, verdicts, re-analysis,
+    a re-ingest that adds a brand, changes the date and the language, every kind of review,
+    and an alert dismissed as a false alarm."""
+    assert stored_trend_rows(mixed) == computed_trend_rows(mixed)
+    assert len(stored_trend_rows(mixed)) > 120  # two-brand posts count twice
+    mixed.save_posts([(Post(source="reddit", native_id="5", text="moved, now about both",
+                            created_at=datetime(2026, 11, 9), lang="zh",
+                            brands=["Nimbus", "Voltra"]), [])])
+    with mixed._transaction() as cur:
+        alert_id = cur.execute(
+            """INSERT INTO alerts (key, kind, post_id, brand, message, created_at)
+               VALUES ('k', 'sarcasm', 'rss:4', 'Nimbus', 'm', now()) RETURNING id"""
+        ).fetchone()[0]
+    before = [r for r in stored_trend_rows(mixed) if r[0] == "rss:4"]
+    alerts_db.set_status(mixed, alert_id, "false-alarm", "rev", None)
+    after = [r for r in stored_trend_rows(mixed) if r[0] == "rss:4"]
+    assert before != after  # the dismissal reads the post as not sarcastic
+    assert stored_trend_rows(mixed) == computed_trend_rows(mixed)
+    assert [r[1:3] for r in stored_trend_rows(mixed) if r[0] == "reddit:5"] == [
+        (datetime(2026, 11, 9), "Nimbus"), (datetime(2026, 11, 9), "Voltra")]
+
+
+def test_migration_builds_the_trend_rows_of_a_stored_database(mixed, tmp_path):
+    with mixed._transaction() as cur:
+        cur.execute("DELETE FROM trend_rows")
+        cur.execute("DELETE FROM schema_version WHERE version = 12")
+        cur.execute("DROP TABLE trend_rows")
+    mixed.close()
+    with Store.open(mixed.data_dir) as store:
+        assert stored_trend_rows(store) == computed_trend_rows(store)
+        assert stored_trend_rows(store)
 
 
 # -- the review queue ---------------------------------------------------------------------------
