@@ -32,6 +32,7 @@ from benchmarks.engine_memory import free_port, memory_mb
 from benchmarks.ingest import CONFIG, WORDS, loadavg, percentile
 from collectors.post import Post
 from data import alerts as alerts_db
+from data import trend_rows
 from data.bulk import content_hash
 from data.store import Pending, Store
 
@@ -102,6 +103,9 @@ def add_reviews(cur, n: int, seed: int = 12) -> None:
                           FROM (SELECT unnest(?) AS native_id, unnest(?) AS value) r
                           JOIN posts p USING (native_id) WHERE {named}""",
                     [field, [r[0] for r in rows], [r[1] for r in rows]])
+    # written here in SQL, so the trend rows of these posts are refreshed as the store does
+    trend_rows.refresh(cur, [r[0] for r in cur.execute(
+        "SELECT DISTINCT post_id FROM feedback WHERE reviewer = 'bench'").fetchall()])
 
 
 def _verdict(label: str, lang: str, rng: random.Random) -> Verdict:

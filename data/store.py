@@ -226,10 +226,10 @@ class Store:
 
     @staticmethod
     def _posts_of(cur: duckdb.DuckDBPyConnection, ids: list[str]) -> pa.Table:
-        """What the trend rows read of these posts, as stored now. The ids go in as
-        parameters, which DuckDB looks up by the key's index (a list scans every id)."""
-        return cur.sql("SELECT id, created_at, brands, source, lang FROM posts "
-                       f"WHERE id IN ({', '.join('?' * len(ids))})", params=ids).to_arrow_table()
+        """What the per-brand verdicts and the trend rows read of these posts, as stored."""
+        listed, params = trend_rows.ids_in(cur, "id", ids, "verdict_post_ids")
+        return cur.sql(f"SELECT id, created_at, brands, source, lang FROM posts WHERE {listed}",
+                       params=params).to_arrow_table()
 
     @staticmethod
     def _note_disagreements(cur: duckdb.DuckDBPyConnection, table) -> None:

@@ -68,22 +68,35 @@ INSERT INTO trend_rows {rows_of()};
 CREATE INDEX trend_rows_post ON trend_rows (post_id);"""
 
 
+# Up to this many ids go into a query as an IN list of parameters, which DuckDB looks up by
+# the tables' indexes (64 posts: 5 ms at 1M); more are joined as a registered table, which
+# scans (30 ms a table at 1M whatever the count), where the IN list grows 0.07 ms an id.
+LISTED = 400
+
+
+def ids_in(cur: duckdb.DuckDBPyConnection, column: str, ids: list[str],
+           name: str = "listed_ids") -> tuple[str, list[str]]:
+    """A filter on `column` for these ids, and its parameters (registers `name` on `cur`
+    for a long list: the registration goes with the cursor)."""
+    if len(ids) <= LISTED:
+        return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
+    cur.register(name, pa.table({"id": pa.array(ids, pa.string())}))
+    return f"{column} IN (SELECT id FROM {name})", []
+
+
 def refresh(cur: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
     """Recompute the rows of these stored posts from the stored data, inside the caller's
     transaction: for the rarer writes (a review, a re-ingest that moves a post's date,
-    brands, source or language). About 0.1 s at 1M posts, mostly two scans."""
+    brands or language)."""
     if not ids:
         return
-    cur.register("trend_ids", pa.table({"id": pa.array(ids, pa.string())}))
-    try:
-        cur.execute("DELETE FROM trend_rows WHERE post_id IN (SELECT id FROM trend_ids)"
-                    ).fetchall()
-        cur.execute(f"""INSERT INTO trend_rows {rows_of(
-            posts="(SELECT * FROM posts WHERE id IN (SELECT id FROM trend_ids))",
-            latest="SELECT * FROM verdicts WHERE latest "
-                   "AND post_id IN (SELECT id FROM trend_ids)")}""").fetchall()
-    finally:
-        cur.unregister("trend_ids")
+    listed, params = ids_in(cur, "post_id", ids)
+    cur.execute(f"DELETE FROM trend_rows WHERE {listed}", params).fetchall()
+    posts, post_params = ids_in(cur, "id", ids)
+    cur.execute(f"""INSERT INTO trend_rows {rows_of(
+        posts=f"(SELECT * FROM posts WHERE {posts})",
+        latest=f"SELECT * FROM verdicts WHERE latest AND {listed}")}""",
+                [*post_params, *params]).fetchall()
 
 
 def replace_for_verdicts(cur: duckdb.DuckDBPyConnection, posts: pa.Table, verdicts: pa.Table,
@@ -91,13 +104,12 @@ def replace_for_verdicts(cur: duckdb.DuckDBPyConnection, posts: pa.Table, verdic
     """The rows of a batch of verdicts just written (save_verdicts), from what the batch
     holds: its posts as stored (read in this transaction), the verdicts, which are now these
     posts' latest, and the per-brand verdicts written for them. Only the old rows are found
-    through the table (by its index, the ids as parameters): the analysis job's batches of 64
-    pay ~10 ms for this where refresh() costs ~60."""
+    in the table (by its index, for a batch)."""
     ids = posts["id"].to_pylist()
     if not ids:
         return
-    cur.execute(f"DELETE FROM trend_rows WHERE post_id IN ({', '.join('?' * len(ids))})",
-                ids).fetchall()
+    listed, params = ids_in(cur, "post_id", ids)
+    cur.execute(f"DELETE FROM trend_rows WHERE {listed}", params).fetchall()
     tables = {"trend_posts": posts, "trend_verdicts": verdicts,
               "trend_brand_verdicts": brand_verdicts}
     for name, table in tables.items():

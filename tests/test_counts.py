@@ -266,7 +266,14 @@ def computed_trend_rows(store: Store) -> list[tuple]:
         f"SELECT * FROM ({trend_rows.rows_of()}) ORDER BY ALL").fetchall()
 
 
-def test_trend_rows_follow_every_write(mixed):
+@pytest.fixture(params=[trend_rows.LISTED, 1], ids=["ids-as-parameters", "ids-as-a-table"])
+def id_lists(request, monkeypatch):
+    """Both ways the writes pass ids to DuckDB (trend_rows.ids_in): a batch as parameters,
+    more as a registered table (here from two ids on)."""
+    monkeypatch.setattr(trend_rows, "LISTED", request.param)
+
+
+def test_trend_rows_follow_every_write(id_lists, mixed):
     """The kept rows equal the rows computed from the data after ingest, verdicts, re-analysis,
     a re-ingest that adds a brand, changes the date and the language, every kind of review,
     and an alert dismissed as a false alarm."""
