@@ -142,10 +142,10 @@ def read_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     """One page, newest first, and the total. `cursor` (a page's next_cursor) continues after
     that page's last post (keyset: as fast on page 10,000 as on page 1); `offset` skips rows.
 
-    The page's ids come first, joined with the verdicts only when the filter reads them (and
-    then counted and paged in one pass over that join, materialized: the matches' ids and
-    dates); then the columns of those ids alone: no listing joins all posts with all
-    verdicts to build its rows."""
+    The page's ids come first, from the posts alone when the filter reads no verdict, else
+    from the trend rows (a text search: the posts joined with their verdicts), counted and
+    paged in one pass (materialized: the matches' ids and dates); then the columns of those
+    ids alone: no listing joins all posts with all verdicts to build its rows."""
     where, params = f.where()
     source = _from(f.needs_verdicts())
     page = "ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
@@ -161,10 +161,16 @@ def read_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
         ids = [r[0] for r in con.execute(
             f"""SELECT id FROM (SELECT p.id, p.created_at FROM {source} WHERE {where})
                  WHERE {after} {page}""", [*params, *after_params, limit, offset]).fetchall()]
-    else:  # one pass over the join with the verdicts (not one for the count, one for the page)
+    else:  # one pass over the verdicts' filter columns (not one for the count, one for the page)
+        matched = f"SELECT p.id, p.created_at FROM {source} WHERE {where}"
+        if not f.q:  # the trend rows hold them (data/trend_rows.py), a row per post and brand
+            where, params = f.where_rows()
+            matched = f"""SELECT post_id AS id, created_at FROM trend_rows
+                           WHERE {'first' if f.brand is None else 'TRUE'} AND {where}"""
+            if f.brand is not None:  # two spellings of one brand in a post: listed once
+                matched = f"SELECT DISTINCT * FROM ({matched})"
         total, ids = con.execute(
-            f"""WITH matched AS MATERIALIZED (
-                    SELECT p.id, p.created_at FROM {source} WHERE {where})
+            f"""WITH matched AS MATERIALIZED ({matched})
                 SELECT (SELECT count(*) FROM matched),
                        (SELECT coalesce(list(id ORDER BY created_at DESC, id), [])
                           FROM (SELECT id, created_at FROM matched WHERE {after} {page}))""",
@@ -243,7 +249,7 @@ def read_trends(store: Store, f: PostFilter, bucket: str = "day",
     cur = store.reader().execute(
         f"""SELECT date_trunc('{BUCKETS[bucket]}', created_at) AS bucket, brand,
                    {ROW_KEYS[by]} AS key, count(*) AS count
-              FROM trend_rows WHERE {where}
+              FROM trend_rows WHERE brand IS NOT NULL AND {where}
              GROUP BY ALL ORDER BY bucket, brand, key""", params)
     return _rows(cur)
 
