@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from collectors.intake import fast_post
-from collectors.lines import RowError, json_lines
+from collectors.lines import RowError, fold_image, json_lines
 from collectors.post import Post, PostIn, utcnow
 
 LIST_FIELDS = ("images", "brands")  # ";"-separated in CSV cells
@@ -55,15 +55,11 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict | RowError, bool]]:
                 if key in cleaned:
                     cleaned[key] = [part.strip() for part in cleaned[key].split(";")
                                     if part.strip()]
-            if "image" in cleaned:  # a single-image column is common in spreadsheets
-                cleaned.setdefault("images", []).append(cleaned.pop("image"))
-            yield line, cleaned, True  # read with errors="replace": valid Unicode
+            yield line, fold_image(cleaned), True  # read with errors="replace": valid Unicode
 
 
 def validate(line: int, row: dict, fast: bool) -> Post | RowError:
-    if "image" in row and isinstance(row["image"], str):
-        row = {**row, "images": [*row.get("images", []), row["image"]]}
-        del row["image"]
+    row = fold_image(row)
     if fast and (post := fast_post(row, None, utcnow())) is not None:
         return post  # PostIn would accept it as it is (collectors/intake.py)
     try:

@@ -47,3 +47,16 @@ def json_lines(path: Path) -> Iterator[tuple[int, bytes, dict | RowError, bool]]
                     continue
             yield line, raw, row if type(row) is dict else RowError(
                 line, "not a JSON object"), fast
+
+
+def fold_image(row: dict) -> dict:
+    """The row with its single `image` (a spreadsheet column, a common key) appended to its
+    `images`. A row whose `image` is not a string or whose `images` is not a list is left as
+    it is, for the check to refuse by name (a string `images` had been split into letters,
+    a number had crashed the import)."""
+    image, images = row.get("image"), row.get("images", [])
+    if not isinstance(image, str) or not isinstance(images, list):
+        return row
+    folded = {key: value for key, value in row.items() if key != "image"}
+    folded["images"] = [*images, image]
+    return folded

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from collectors.lines import RowError, json_lines
+from collectors.lines import RowError, fold_image, json_lines
 
 if TYPE_CHECKING:
     from collectors.post import Post
@@ -102,15 +102,10 @@ def _encoded(line: int, post: Post, base_dir: Path) -> bytes | RowError:
 def _with_images(row: dict, base_dir: Path) -> dict:
     """The row with its `image` folded into `images` (as collectors/files.py does) and local
     files inlined."""
-    images = row.get("images")
-    if isinstance(row.get("image"), str):
-        row = {**row, "images": [*(images if isinstance(images, list) else []),
-                                 row["image"]]}
-        del row["image"]
-        images = row["images"]
-    if isinstance(images, list):
+    row = fold_image(row)
+    if isinstance(row.get("images"), list):
         row = {**row, "images": [inline(i, base_dir) if isinstance(i, str) else i
-                                 for i in images]}
+                                 for i in row["images"]]}
     return row
 
 

@@ -173,3 +173,19 @@ def test_an_engine_that_goes_away_mid_import_is_a_clear_error(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("via", ["engine", "store"])
+def test_a_malformed_images_field_is_a_row_error_either_way(via, tmp_path, request, capsys):
+    """`image` folds into `images` only when `images` is a list: a number had crashed the
+    import through the store, a string had become a list of its letters."""
+    config = (request.getfixturevalue("engine").config if via == "engine"
+              else load(config_for(tmp_path, port=free_port())))
+    path = tmp_path / "rows.jsonl"
+    write(path, [row(0, image="https://example.com/a.png"), row(1, images=5, image="x.png"),
+                 row(2, images="ab.png", image="x.png"), row(3)])
+    report = importer.run(config, path)
+    assert report.via.startswith("engine API" if via == "engine" else "store")
+    assert (report.new, report.failed) == (2, 2)
+    errors = capsys.readouterr().err
+    assert "line 2: images" in errors and "line 3: images" in errors
