@@ -208,6 +208,17 @@ def test_listing_equals_the_count_and_page_apart(mixed):
                 mixed, f, 6, cursor=cursor), f
 
 
+def test_a_post_naming_one_brand_in_two_spellings_is_listed_once(store):
+    store.save_posts([(Post(source="rss", native_id="1", text="Nimbus or nimbus?",
+                            created_at=datetime(2026, 11, 1), brands=["Nimbus", "nimbus"]), [])])
+    analyze(store, "lite@0.1")
+    for f in (queries.PostFilter(label="neutral"), queries.PostFilter(brand="NIMBUS"),
+              queries.PostFilter(brand="nimbus", label="neutral")):
+        got = queries.list_posts(store, f, 10)
+        assert (got["total"], [p["id"] for p in got["items"]]) == (1, ["rss:1"]), f
+        assert plain_listing(store, f, 10) == (1, ["rss:1"]), f
+
+
 def test_the_mixed_database_has_what_the_filters_tell_apart(mixed):
     """Each filter selects some posts and not all, so an equality above means something."""
     every = queries.list_posts(mixed, queries.PostFilter(), 1)["total"]
