@@ -151,7 +151,7 @@ def insert_new_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
     """Write a staged batch of posts none of which is stored yet with plain INSERTs: a third
     of the cost of the upsert's ON CONFLICT. Raises duckdb.ConstraintException when one is
     stored after all (the caller rolls back and upserts)."""
-    with _registered(cur, tables):
+    with registered(cur, tables):
         _run(cur, "INSERT INTO posts SELECT * FROM staged_posts")
         if tables["staged_brands"].num_rows:
             _run(cur, "INSERT INTO post_brands SELECT * FROM staged_brands")
@@ -171,7 +171,7 @@ def upsert_posts(cur: duckdb.DuckDBPyConnection,
     One join finds the posts that are new or differ from what is stored: the rest (a
     re-import of the same file, a page fetched again) is left as it is, since the slow
     ON CONFLICT update would write the same values back."""
-    with _registered(cur, {"staged_posts": tables["staged_posts"]}):
+    with registered(cur, {"staged_posts": tables["staged_posts"]}):
         changes = cur.execute(CHANGED_POSTS).fetchall()
     new = [post_id for post_id, is_new, _ in changes if is_new]
     changed = [post_id for post_id, is_new, _ in changes if not is_new]
@@ -206,7 +206,7 @@ CHANGED_POSTS = """
 
 def _update_posts(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
     """Staged posts all stored before: new values, added brands, their new image list."""
-    with _registered(cur, tables):
+    with registered(cur, tables):
         _run(cur, UPSERT_POSTS)
         if tables["staged_brands"].num_rows:
             _run(cur, "INSERT INTO post_brands SELECT * FROM staged_brands "
@@ -234,7 +234,7 @@ def _only(tables: dict[str, pa.Table], ids: list[str]) -> dict[str, pa.Table]:
 
 
 @contextmanager
-def _registered(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[None]:
+def registered(cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[None]:
     """The tables as views of the cursor while the block runs. After a failed statement the
     transaction is aborted and unregistering would fail, hiding the error: the views go with
     the cursor, which the store's transaction closes."""

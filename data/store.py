@@ -171,12 +171,9 @@ class Store:
         was analyzed): count_pending re-checks their verdicts. Posts saved again unchanged
         keep their verdicts' content hash, so a re-import of the same file notes nothing
         (it had cost 6 ms per 1,000 posts)."""
-        cur.register("reingested_batch", ids)
-        try:
+        with bulk.registered(cur, {"reingested_batch": ids}):
             cur.execute("INSERT INTO reingested_posts SELECT id FROM reingested_batch "
                         "ON CONFLICT DO NOTHING").fetchall()
-        finally:
-            cur.unregister("reingested_batch")
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""
@@ -270,12 +267,9 @@ class Store:
             ("post_id", "brand", "analyzer", "sentiment", "label", "rule"))},
             schema=BRAND_VERDICT_SCHEMA)
         if rows:
-            cur.register("brand_verdict_batch", table)
-            try:
+            with bulk.registered(cur, {"brand_verdict_batch": table}):
                 cur.execute("INSERT OR REPLACE INTO post_brand_verdicts "
                             "SELECT * FROM brand_verdict_batch").fetchall()
-            finally:
-                cur.unregister("brand_verdict_batch")
         return table
 
     def verdicts_since(self, since: datetime | None) -> list[dict]:
