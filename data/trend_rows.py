@@ -39,8 +39,9 @@ TABLE = """
 """
 
 
-# A post's effective brands, or one NULL for a post about none: it is listed all the same.
-ONE_OR_MORE = f"""CASE WHEN len({BRANDS_OF}) = 0 THEN [NULL::VARCHAR] ELSE {BRANDS_OF} END"""
+def one_or_more(brands: str) -> str:
+    """A list of brands, or one NULL for a post about none: it is listed all the same."""
+    return f"CASE WHEN len({brands}) = 0 THEN [NULL::VARCHAR] ELSE {brands} END"
 
 
 def rows_of(posts: str = "posts", latest: str = "SELECT * FROM verdicts WHERE latest",
@@ -49,15 +50,15 @@ def rows_of(posts: str = "posts", latest: str = "SELECT * FROM verdicts WHERE la
     reviews and their per-brand verdicts in `brand_verdicts`: by default all stored posts;
     a write passes the part it changed (as tables or subqueries with those tables' columns)."""
     return f"""
-    WITH rows AS (
-        SELECT p.id AS post_id, p.created_at, unnest({ONE_OR_MORE}) AS brand, p.source,
-               ({BRANDS_OF})[1] AS first_brand,
+    WITH facts AS (
+        SELECT p.id AS post_id, p.created_at, {BRANDS_OF} AS brands, p.source,
                {LANG} AS lang, v.label, v.sentiment, v.emotion, v.sarcasm, v.confidence,
                coalesce(v.reviewed, false) AS reviewed, coalesce(v.human, false) AS human,
                v.analyzer, len(p.brands) > 1 AS several
           FROM {posts} p {REVIEWS_OF}
-          LEFT JOIN ({effective_verdicts(latest)}) v ON v.post_id = p.id)
-    SELECT rows.post_id, created_at, rows.brand, rows.brand IS NOT DISTINCT FROM first_brand,
+          LEFT JOIN ({effective_verdicts(latest)}) v ON v.post_id = p.id),
+    rows AS (SELECT *, unnest({one_or_more("brands")}) AS brand FROM facts)
+    SELECT rows.post_id, created_at, rows.brand, rows.brand IS NOT DISTINCT FROM brands[1],
            source, lang, rows.label, rows.sentiment,
            emotion, sarcasm, confidence, reviewed,
            CASE WHEN human THEN coalesce(rows.label, 'pending')
@@ -139,6 +140,6 @@ def add_new(cur: duckdb.DuckDBPyConnection, staged: str) -> None:
     cur.execute(f"""INSERT INTO trend_rows
                     SELECT id, created_at, brand, brand IS NOT DISTINCT FROM brands[1], source,
                            lang, NULL, NULL, NULL, NULL, NULL, false, 'pending', 'pending'
-                      FROM (SELECT *, unnest(CASE WHEN len(brands) = 0 THEN [NULL::VARCHAR]
-                                                  ELSE brands END) AS brand FROM {staged})
+                      FROM (SELECT *, unnest({one_or_more("brands")}) AS brand
+                              FROM {staged})
                     """).fetchall()
