@@ -14,6 +14,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from dataclasses import dataclass
 
 import jieba
@@ -145,16 +146,15 @@ def rising(current: list[Row], previous: list[Row], skip: Iterable[str] = (), to
     posts (scaled to the current period's size so a busier week does not lift every word),
     then the count. A term needs min_count posts; each carries its posts' sentiments."""
     skip = tuple(skip)
-    by_mood: dict[str, Counter] = {}  # one counter per sentiment, fed by C-level updates
+    found: dict[str, list] = {}  # each sentiment's posts' terms, counted by one C-level call
     for text, sentiment in current:
-        by_mood.setdefault(sentiment or "neutral", Counter()).update(memo_terms(text, skip))
+        found.setdefault(sentiment or "neutral", []).append(memo_terms(text, skip))
+    by_mood = {mood: Counter(chain.from_iterable(sets)) for mood, sets in found.items()}
     now: Counter = Counter()
     for counted in by_mood.values():
         now.update(counted)
     moods = {mood: by_mood.get(mood, Counter()) for mood in ("positive", "negative", "neutral")}
-    before: Counter = Counter()
-    for text, _ in previous:
-        before.update(memo_terms(text, skip))
+    before = Counter(chain.from_iterable(memo_terms(text, skip) for text, _ in previous))
     scale = len(current) / len(previous) if previous else 0.0
     stats = [TermStat(term, kind, count, before[(term, kind)],
                       moods["positive"][(term, kind)], moods["negative"][(term, kind)],

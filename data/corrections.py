@@ -92,3 +92,24 @@ BRANDS_OF = """CASE WHEN coalesce(r.r_irrelevant, false) THEN []::VARCHAR[]
 REVIEWS_OF = f"LEFT JOIN ({REVIEWS}) r ON r.post_id = p.id"
 # A post imported without a language has the one its analyzer detected (reads v).
 LANG = "coalesce(p.lang, v.evidence ->> 'lang')"
+
+
+# -- why a post is in the review queue (data/feedback.py lists it; data/trend_rows.py keeps
+# each post's reason) ---------------------------------------------------------------------
+
+FALSE_ALARM = "false_alarm"  # the field of a row that dismisses an alert (not sarcastic)
+LOW_CONFIDENCE = 0.5  # below this the model's verdict goes to review
+
+# Posts whose only feedback is a dismissed alert: their real reading is still to be given.
+FALSE_ALARMS = f"""SELECT post_id FROM feedback GROUP BY post_id
+                    HAVING bool_and(coalesce(field, '') = '{FALSE_ALARM}')"""
+
+# Why a post is in the queue; NULL = it is not. Reads fa (FALSE_ALARMS), v (the effective
+# verdict) and vd (verdict_disagreements of v's analyzer: whether a verdict's modalities
+# disagree was found when it was written, store.DISAGREES).
+QUEUE_REASON = f"""CASE
+    WHEN fa.post_id IS NOT NULL THEN 'false alarm'
+    WHEN v.reviewed THEN NULL
+    WHEN vd.post_id IS NOT NULL THEN 'modalities disagree'
+    WHEN v.model_confidence < {LOW_CONFIDENCE} THEN 'low confidence'
+    END"""

@@ -16,7 +16,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from data.corrections import BRANDS_OF, LANG, REVIEWS_OF, effective_verdicts
+from data.corrections import (BRANDS_OF, FALSE_ALARMS, LANG, QUEUE_REASON, REVIEWS_OF,
+                              effective_verdicts)
 
 TABLE = """
     CREATE TABLE trend_rows (
@@ -34,7 +35,10 @@ TABLE = """
         confidence       DOUBLE,
         reviewed         BOOLEAN NOT NULL,
         brand_label      VARCHAR NOT NULL,   -- for this brand: its per-brand verdict unless a
-        brand_sentiment  VARCHAR NOT NULL    -- reviewer gave the label; 'pending' if none
+        brand_sentiment  VARCHAR NOT NULL,   -- reviewer gave the label; 'pending' if none
+        queue            VARCHAR,            -- why the post is in the review queue, NULL
+                                             -- if it is not (corrections.QUEUE_REASON)
+        model_confidence DOUBLE              -- the model's, the queue's order
     )
 """
 
@@ -45,18 +49,24 @@ def one_or_more(brands: str) -> str:
 
 
 def rows_of(posts: str = "posts", latest: str = "SELECT * FROM verdicts WHERE latest",
-            brand_verdicts: str = "post_brand_verdicts") -> str:
+            brand_verdicts: str = "post_brand_verdicts",
+            disagreements: str = "verdict_disagreements") -> str:
     """The trend rows of the posts in `posts`, from their latest verdicts in `latest`, their
-    reviews and their per-brand verdicts in `brand_verdicts`: by default all stored posts;
-    a write passes the part it changed (as tables or subqueries with those tables' columns)."""
+    reviews, their per-brand verdicts in `brand_verdicts` and the verdicts whose modalities
+    disagree in `disagreements`: by default all stored posts; a write passes the part it
+    changed (as tables or subqueries with those tables' columns)."""
     return f"""
     WITH facts AS (
         SELECT p.id AS post_id, p.created_at, {BRANDS_OF} AS brands, p.source,
                {LANG} AS lang, v.label, v.sentiment, v.emotion, v.sarcasm, v.confidence,
                coalesce(v.reviewed, false) AS reviewed, coalesce(v.human, false) AS human,
-               v.analyzer, len(p.brands) > 1 AS several
+               v.analyzer, len(p.brands) > 1 AS several,
+               CASE WHEN v.post_id IS NOT NULL THEN {QUEUE_REASON} END AS queue,
+               v.model_confidence
           FROM {posts} p {REVIEWS_OF}
-          LEFT JOIN ({effective_verdicts(latest)}) v ON v.post_id = p.id),
+          LEFT JOIN ({effective_verdicts(latest)}) v ON v.post_id = p.id
+          LEFT JOIN ({FALSE_ALARMS}) fa ON fa.post_id = p.id
+          LEFT JOIN {disagreements} vd ON vd.post_id = v.post_id AND vd.analyzer = v.analyzer),
     rows AS (SELECT *, unnest({one_or_more("brands")}) AS brand FROM facts)
     SELECT rows.post_id, created_at, rows.brand, rows.brand IS NOT DISTINCT FROM brands[1],
            source, lang, rows.label, rows.sentiment,
@@ -64,15 +74,17 @@ def rows_of(posts: str = "posts", latest: str = "SELECT * FROM verdicts WHERE la
            CASE WHEN human THEN coalesce(rows.label, 'pending')
                 ELSE coalesce(bv.label, rows.label, 'pending') END,
            CASE WHEN human THEN coalesce(rows.sentiment, 'pending')
-                ELSE coalesce(bv.sentiment, rows.sentiment, 'pending') END
+                ELSE coalesce(bv.sentiment, rows.sentiment, 'pending') END,
+           queue, model_confidence
       FROM rows
       LEFT JOIN {brand_verdicts} bv ON several AND bv.post_id = rows.post_id
            AND bv.brand = rows.brand AND bv.analyzer = rows.analyzer
     """
 
 
-# Migration 12 builds the table for the posts stored so far; the index finds a post's rows
-# when a batch of verdicts replaces them (5 ms for 64 posts at 1M, a scan 35 ms).
+# Migration 12 built the table for the posts stored so far, and 13 rebuilt it with the review
+# queue's columns; the index finds a post's rows when a batch of verdicts replaces them (5 ms
+# for 64 posts at 1M, a scan 35 ms).
 MIGRATION = f"""{TABLE};
 INSERT INTO trend_rows {rows_of()};
 CREATE INDEX trend_rows_post ON trend_rows (post_id);"""
@@ -124,9 +136,11 @@ def replace_for_verdicts(cur: duckdb.DuckDBPyConnection, posts: pa.Table, verdic
               "trend_brand_verdicts": brand_verdicts}
     for name, table in tables.items():
         cur.register(name, table)
-    try:
+    try:  # the batch's disagreements were written just before (Store._note_disagreements)
         cur.execute(f"""INSERT INTO trend_rows {rows_of(
-            "trend_posts", "SELECT * FROM trend_verdicts", "trend_brand_verdicts")}"""
+            "trend_posts", "SELECT * FROM trend_verdicts", "trend_brand_verdicts",
+            disagreements="(SELECT * FROM verdict_disagreements WHERE post_id IN ("
+                          "SELECT post_id FROM trend_verdicts))")}"""
                     ).fetchall()
     finally:
         for name in tables:
@@ -139,7 +153,8 @@ def add_new(cur: duckdb.DuckDBPyConnection, staged: str) -> None:
     no verdict, no review and no per-brand verdict (each is written for a stored post)."""
     cur.execute(f"""INSERT INTO trend_rows
                     SELECT id, created_at, brand, brand IS NOT DISTINCT FROM brands[1], source,
-                           lang, NULL, NULL, NULL, NULL, NULL, false, 'pending', 'pending'
+                           lang, NULL, NULL, NULL, NULL, NULL, false, 'pending', 'pending',
+                           NULL, NULL
                       FROM (SELECT *, unnest({one_or_more("brands")}) AS brand
                               FROM {staged})
                     """).fetchall()
