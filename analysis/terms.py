@@ -14,8 +14,8 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 
 import jieba
 

@@ -12,8 +12,15 @@ import pyarrow as pa
 
 from collectors.post import utcnow
 from data import queries, trend_rows
-from data.corrections import (EFFECTIVE_BRANDS, FALSE_ALARM, FALSE_ALARMS,  # noqa: F401
-                              LATEST_MODEL_VERDICTS, LOW_CONFIDENCE, QUEUE_REASON, REVIEWS)
+from data.corrections import (  # noqa: F401
+    EFFECTIVE_BRANDS,
+    FALSE_ALARM,
+    FALSE_ALARMS,
+    LATEST_MODEL_VERDICTS,
+    LOW_CONFIDENCE,
+    QUEUE_REASON,
+    REVIEWS,
+)
 from data.store import DISAGREE, Store  # noqa: F401 (DISAGREE: the queue's threshold)
 
 FIELDS = ("label", "sarcasm", "emotion", "brand", "irrelevant")
@@ -199,13 +206,12 @@ def _queue_source(verdicts: str) -> str:
         {queries.REVIEWS_OF}"""
 
 
-def queued(f: queries.PostFilter, joined: bool = False) -> tuple[str, list]:
+def queued(f: queries.PostFilter) -> tuple[str, list]:
     """The filter's queued posts (id, reason, model_confidence) and the query's parameters.
     From the trend rows, which keep each post's reason as the writes change it: ranking the
-    joined verdicts took 150-210 ms at 1M posts, the rows' scan ~20. A text search (the rows
-    hold no text), or `joined`, ranks the posts joined with their verdicts: the definition
-    the rows are tested against."""
-    if f.q or joined:
+    joined verdicts took 150-210 ms at 1M posts, ranking the rows ~45. A text search (the
+    rows hold no text) ranks the posts joined with their verdicts."""
+    if f.q:
         where, params = f.where()
         return f"""SELECT * FROM (SELECT p.id, {QUEUE_REASON} AS reason, v.model_confidence
                                     FROM {_queue_source(queries.LATEST_VERDICTS)}
@@ -219,14 +225,13 @@ def queued(f: queries.PostFilter, joined: bool = False) -> tuple[str, list]:
     return (rows if f.brand is None else f"SELECT DISTINCT * FROM ({rows})"), params
 
 
-def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: int = 0,
-                 joined: bool = False) -> dict:
+def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: int = 0) -> dict:
     """Posts to review, false alarms first, then the least sure verdicts; each with its
     `reason`. Filters as for listings (brand, lang, label...).
 
     One pass ranks the queue (count and page together, from `queued`); the page's posts
     alone then get their full columns (images, brands), not every queued post."""
-    source, params = queued(f, joined)
+    source, params = queued(f)
     con = store.reader()
     total, ids = con.execute(
         f"""WITH queued AS MATERIALIZED ({source})

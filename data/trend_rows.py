@@ -1,6 +1,7 @@
-"""What the Trends page counts and the listings filter on, kept as the store writes: one row
-per post and brand it counts for (one row with no brand for a post about none), holding the
-effective verdict's values (reviews and per-brand verdicts applied).
+"""What the Trends page counts, the listings filter on and the review queue ranks, kept as the
+store writes: one row per post and brand it counts for (one row with no brand for a post about
+none), holding the effective verdict's values (reviews and per-brand verdicts applied) and
+the post's reason to be reviewed.
 
 A trend used to join the posts with their latest verdicts, the reviews and the per-brand
 verdicts on every call: at 1M posts, 30 days by day took 214 ms (p95, uncached) and 90 days by
@@ -16,8 +17,14 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from data.corrections import (BRANDS_OF, FALSE_ALARMS, LANG, QUEUE_REASON, REVIEWS_OF,
-                              effective_verdicts)
+from data.corrections import (
+    BRANDS_OF,
+    FALSE_ALARMS,
+    LANG,
+    QUEUE_REASON,
+    REVIEWS_OF,
+    effective_verdicts,
+)
 
 TABLE = """
     CREATE TABLE trend_rows (
