@@ -47,7 +47,7 @@ from analysis import train as TR
 from analysis.cues import find_cues
 
 SEED = 13
-STEPS = 320  # the committed encoder stopped at 80 (see PROVENANCE.json)
+STEPS = 1600  # the committed encoder (artifacts/e5/PROVENANCE.json): 17 min on two quiet cores
 BATCH = 32
 POOL = 8  # batches drawn at once per task, then bucketed by length
 TASK_CYCLE = ("sarcasm", "sentiment", "sarcasm", "emotion")  # sarcasm matters most to PR
@@ -292,9 +292,10 @@ def _probs(task: str, z: np.ndarray) -> np.ndarray:
 # --- weighing against the n-gram head ----------------------------------------------------------
 
 def weigh(out: Path, fast_from: Path, dev_cap: int | None, sample: int | None = None,
-          log=print) -> dict:
+          log=print, exclude: dict[str, set[int]] | None = None) -> dict:
     """Write `out`/text_heads.{json,npz}: the n-gram head of `fast_from`, blended per task and
-    language with the encoder of `out` (weight and temperature chosen on dev rows)."""
+    language with the encoder of `out` (weight and temperature chosen on dev rows, less the
+    `exclude`d rows of each corpus: those a quality run reports on)."""
     t0 = time.perf_counter()
     corpora = TR.load_corpora(sample)
     model = heads.TextModel.load(fast_from)
@@ -302,6 +303,7 @@ def weigh(out: Path, fast_from: Path, dev_cap: int | None, sample: int | None = 
     rng = np.random.default_rng(SEED)
     sets, fast, tuned, labels = [], {}, {}, {}
     for d, rows in dev_sets(corpora):
+        rows = [r for r in rows if r not in (exclude or {}).get(d.corpus, ())]
         if dev_cap and len(rows) > dev_cap:
             rows = sorted(rng.choice(rows, dev_cap, replace=False).tolist())
         split = corpora[d.corpus].split
@@ -367,7 +369,18 @@ def weigh(out: Path, fast_from: Path, dev_cap: int | None, sample: int | None = 
             f"final {r['final (embed=always)']:.4f} auto {r['auto']:.4f} {r['note']}")
     return {"figures": figures, "weights": weights, "temperature": temperature,
             "auto_threshold": threshold, "dev_cap": dev_cap,
+            "excluded_rows": {k: len(v) for k, v in (exclude or {}).items()},
             "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def kept_rows(folder: Path) -> dict[str, set[int]]:
+    """The dev rows of a quality run's kept in.jsonl (ids "corpus/row")."""
+    rows: dict[str, set[int]] = {}
+    for line in (folder / "in.jsonl").read_text(encoding="utf-8").splitlines():
+        name, _, row = json.loads(line)["id"].rpartition("/")
+        if name != "demo":
+            rows.setdefault(name, set()).add(int(row))
+    return rows
 
 
 def _nll(d, z: np.ndarray, y: list, t: float) -> float:
@@ -391,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the encoder in --out; only weigh it against the n-gram head")
     parser.add_argument("--dev-cap", type=int, default=None,
                         help="weigh on at most N seeded rows per dev set (time)")
+    parser.add_argument("--exclude", type=Path, default=None,
+                        help="a `benchmarks.quality --keep` folder: its dev rows are never "
+                             "weighed on, so that run's figures stay held out")
     args = parser.parse_args(argv)
     if not D.available():
         print(f"shared data not found at {D.data_dir()} (set SUBTEXT_SHARED_DATA)",
@@ -402,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                      max_seconds=args.max_seconds)
         (args.out / "tune_provenance.json").write_text(json.dumps(info, indent=1) + "\n")
         log(f"tuned in {info['seconds']}s: {info['steps']} steps")
-    info = weigh(args.out, heads.ARTIFACTS, args.dev_cap, args.sample, log)
+    info = weigh(args.out, heads.ARTIFACTS, args.dev_cap, args.sample, log,
+                 exclude=kept_rows(args.exclude) if args.exclude else None)
     (args.out / "weigh.json").write_text(json.dumps(info, indent=1) + "\n")
     return 0
 
