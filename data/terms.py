@@ -1,6 +1,7 @@
 """Reads behind the "why" panel and the query tester: the posts of a filter ranked by reach,
 their texts and sentiments for term counting, and the most recent posts. Every read goes
-through queries.PostFilter.where(), so it selects exactly what the charts counted."""
+through queries.PostFilter.where() or, over the trend rows, its twin where_rows(), so it
+selects exactly what the charts counted."""
 
 from __future__ import annotations
 

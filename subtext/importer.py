@@ -50,7 +50,7 @@ class ImportReport:
 
 def run(config: Config, path: Path, *, short_lived: bool = False) -> ImportReport:
     """`short_lived`: the process ends with the import (the CLI), so Arrow may be spared
-    its import of pandas (data/bulk.py without_pandas)."""
+    its import of pandas (data/bulk.py without_pandas) and the store set for one bulk load."""
     report = ImportReport()
     client = _engine_client(config)
     if client is None:
@@ -89,7 +89,8 @@ def _into_store(config: Config, path: Path, report: ImportReport,
 
     # The next chunk is read and checked while DuckDB writes this one (without the GIL).
     with Store.open(config.data_dir) as store:
-        _bulk_loading(store)
+        if short_lived:
+            _bulk_loading(store)
         for saved in _pipelined(_chunks(_good_rows(path, report)), write):
             _count(report, saved)
     return report
