@@ -1,6 +1,7 @@
 """Choose fusion's per-language sarcasm reference prior and cue-less odds on DEV data.
 
     nice python -m benchmarks.sarcasm_prior [--sample N] [--prior 0.35]
+        [--artifacts analysis/artifacts/e5] [--exclude QUALITY_KEEP_DIR]
 
 Scores the dev texts once with the shipped text model (`TextModel.predict`, embed=always),
 then fuses them text-only (the dev sets have no images) at the stream prior for each grid
@@ -18,12 +19,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from analysis import datasets as D
 from analysis import fusion
 from analysis import train as T
+from analysis.e5tune import kept_rows
 from analysis.heads import TextModel
 
 REFERENCE = (0.35, 0.45, 0.55, 0.6, 0.7)
@@ -46,6 +49,12 @@ SINCERE = (("tweeteval-sentiment", "en", lambda: D.tweeteval("sentiment", "val")
 COMPLAINTS = (("tweeteval-emotion-anger+sadness", "en", lambda: D.tweeteval("emotion", "val"),
                ("anger", "sadness")),
               ("chnsenticorp-neg", "zh", lambda: D.chnsenticorp("heldout"), ("negative",)))
+# The corpus (analysis/train.py's name, as benchmarks.quality writes ids) of each group above.
+CORPUS = {"tweeteval-sentiment": "tweeteval-sentiment-val",
+          "tweeteval-emotion-joy": "tweeteval-emotion-val",
+          "tweeteval-emotion-anger+sadness": "tweeteval-emotion-val",
+          "chnsenticorp": "chnsenticorp-heldout", "chnsenticorp-neg": "chnsenticorp-heldout",
+          "smp2020-virus_dev-joy": "smp2020-virus_dev"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,12 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--prior", type=float, default=fusion.STREAM_SARCASM_PRIOR,
                         help="the stream prior to fuse at")
+    parser.add_argument("--artifacts", type=Path, default=None,
+                        help="the text model to score with (e.g. analysis/artifacts/e5)")
+    parser.add_argument("--exclude", type=Path, default=None,
+                        help="a `benchmarks.quality --keep` folder: its rows are not used, "
+                             "so that run's figures stay held out from the constants chosen")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(T.SEED)
-    model = TextModel.load()
-    sets = {d.name: (d, _sample(_split(d.corpus), args.sample, rng)) for d in SARCASM_SETS}
-    positives = _labelled(SINCERE, args.sample, rng)
-    negatives = _labelled(COMPLAINTS, args.sample, rng)
+    model = TextModel.load(args.artifacts) if args.artifacts else TextModel.load()
+    skip = kept_rows(args.exclude) if args.exclude else {}
+    sets = {d.name: (d, _sample(_without(_split(d.corpus), skip.get(d.corpus)), args.sample,
+                                rng)) for d in SARCASM_SETS}
+    positives = _labelled(SINCERE, args.sample, rng, skip)
+    negatives = _labelled(COMPLAINTS, args.sample, rng, skip)
     scored = {name: model.predict(s.texts, [s.lang] * len(s), embed="always")
               for name, (_, s) in [*sets.items(), *positives.items(), *negatives.items()]}
     shipped = (dict(fusion.TRAINING_SARCASM_PRIOR), dict(fusion.UNCUED_SARCASM_ODDS))
@@ -104,14 +120,18 @@ def _figures(mine, noise, sets, scored, prior) -> list[float]:
                   for n in noise]
 
 
-def _labelled(groups, n: int, rng) -> dict[str, tuple[str, D.Split]]:
+def _labelled(groups, n: int, rng, skip=None) -> dict[str, tuple[str, D.Split]]:
     """name -> (language, up to n sampled rows of its split carrying one of its labels)."""
     picked = {}
     for name, lang, load, wanted in groups:
-        split = load()
+        split = _without(load(), (skip or {}).get(CORPUS[name]))
         picked[name] = (lang, _sample(split.subset(
             [i for i, y in enumerate(split.labels) if y in wanted]), n, rng))
     return picked
+
+
+def _without(split: D.Split, rows: set[int] | None) -> D.Split:
+    return split.subset([i for i in range(len(split)) if i not in rows]) if rows else split
 
 
 def _split(corpus: str) -> D.Split:
