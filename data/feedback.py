@@ -217,12 +217,8 @@ def queued(f: queries.PostFilter) -> tuple[str, list]:
                                     FROM {_queue_source(queries.LATEST_VERDICTS)}
                                    WHERE {where})
                     WHERE reason IS NOT NULL""", params
-    where, params = f.where_rows()
-    rows = f"""SELECT post_id AS id, queue AS reason, model_confidence FROM trend_rows
-                WHERE {'first' if f.brand is None else 'TRUE'} AND queue IS NOT NULL
-                  AND {where}"""
-    # two spellings of one brand in a post: queued once
-    return (rows if f.brand is None else f"SELECT DISTINCT * FROM ({rows})"), params
+    return queries.rows_of_posts(f, "post_id AS id, queue AS reason, model_confidence",
+                                 also="queue IS NOT NULL")
 
 
 def review_queue(store: Store, f: queries.PostFilter, limit: int = 20, offset: int = 0) -> dict:

@@ -117,6 +117,18 @@ class PostFilter:
                                             self.reviewed))
 
 
+def rows_of_posts(f: PostFilter, columns: str, also: str = "TRUE") -> tuple[str, list]:
+    """The trend rows (data/trend_rows.py: a row per post and brand) of the filter's posts, one
+    per post, with these columns (of the post, not the brand), and their parameters. `also`:
+    a further condition on the rows. Not for a text search (q)."""
+    where, params = f.where_rows()
+    rows = f"""SELECT {columns} FROM trend_rows
+                WHERE {'first' if f.brand is None else 'TRUE'} AND {also} AND {where}"""
+    if f.brand is not None:  # two spellings of one brand in a post: once
+        rows = f"SELECT DISTINCT * FROM ({rows})"
+    return rows, params
+
+
 def _from(verdicts: bool = True) -> str:
     """Posts with their reviews (for BRANDS_OF) and, when asked, their effective verdicts."""
     joined = f"posts p {REVIEWS_OF}"
@@ -165,12 +177,8 @@ def read_posts(store: Store, f: PostFilter, limit: int = 50, offset: int = 0,
     else:  # one pass over the filter's columns (not one for the count, one for the page):
         # the verdicts', or the texts of a search (1M texts: ~140 ms a pass)
         matched = f"SELECT p.id, p.created_at FROM {source} WHERE {where}"
-        if not f.q:  # the trend rows hold them (data/trend_rows.py), a row per post and brand
-            where, params = f.where_rows()
-            matched = f"""SELECT post_id AS id, created_at FROM trend_rows
-                           WHERE {'first' if f.brand is None else 'TRUE'} AND {where}"""
-            if f.brand is not None:  # two spellings of one brand in a post: listed once
-                matched = f"SELECT DISTINCT * FROM ({matched})"
+        if not f.q:  # the trend rows hold them (data/trend_rows.py)
+            matched, params = rows_of_posts(f, "post_id AS id, created_at")
         total, ids = con.execute(
             f"""WITH matched AS MATERIALIZED ({matched})
                 SELECT (SELECT count(*) FROM matched),

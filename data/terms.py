@@ -36,11 +36,7 @@ def texts(store: Store, f: queries.PostFilter, limit: int = 20_000) -> list[tupl
         return store.reader().execute(
             f"""SELECT p.text, v.sentiment FROM {queries._from()} WHERE {where}
                  ORDER BY p.created_at DESC, p.id LIMIT ?""", [*params, limit]).fetchall()
-    where, params = f.where_rows()
-    picked = f"""SELECT post_id, created_at, sentiment FROM trend_rows
-                  WHERE {'first' if f.brand is None else 'TRUE'} AND {where}"""
-    if f.brand is not None:  # two spellings of one brand in a post: counted once
-        picked = f"SELECT DISTINCT * FROM ({picked})"
+    picked, params = queries.rows_of_posts(f, "post_id, created_at, sentiment")
     # the posts' own dates bound the join (zone maps), as the rows' bound the rows
     dates, date_params = queries.PostFilter(since=f.since, until=f.until).where()
     return store.reader().execute(
