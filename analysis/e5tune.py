@@ -373,16 +373,6 @@ def weigh(out: Path, fast_from: Path, dev_cap: int | None, sample: int | None = 
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def kept_rows(folder: Path) -> dict[str, set[int]]:
-    """The dev rows of a quality run's kept in.jsonl (ids "corpus/row")."""
-    rows: dict[str, set[int]] = {}
-    for line in (folder / "in.jsonl").read_text(encoding="utf-8").splitlines():
-        name, _, row = json.loads(line)["id"].rpartition("/")
-        if name != "demo":
-            rows.setdefault(name, set()).add(int(row))
-    return rows
-
-
 def _nll(d, z: np.ndarray, y: list, t: float) -> float:
     _, p = TR.decide(d, z, t)
     if d.task == "sarcasm":
@@ -419,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "tune_provenance.json").write_text(json.dumps(info, indent=1) + "\n")
         log(f"tuned in {info['seconds']}s: {info['steps']} steps")
     info = weigh(args.out, heads.ARTIFACTS, args.dev_cap, args.sample, log,
-                 exclude=kept_rows(args.exclude) if args.exclude else None)
+                 exclude=TR.kept_rows(args.exclude) if args.exclude else None)
     (args.out / "weigh.json").write_text(json.dumps(info, indent=1) + "\n")
     return 0
 

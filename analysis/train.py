@@ -845,6 +845,17 @@ def make_provenance(corpora, choices, figures, calibration, sample, embed, auto_
     }
 
 
+def kept_rows(folder: Path) -> dict[str, set[int]]:
+    """The dev rows of a `benchmarks.quality --keep` folder's in.jsonl (ids "corpus/row"):
+    what that run reported on, for a later run to score again or to leave out."""
+    rows: dict[str, set[int]] = {}
+    for line in (folder / "in.jsonl").read_text(encoding="utf-8").splitlines():
+        name, _, row = json.loads(line)["id"].rpartition("/")
+        if name != "demo":
+            rows.setdefault(name, set()).add(int(row))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=heads.ARTIFACTS)

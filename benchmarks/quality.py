@@ -122,12 +122,7 @@ def dev_lines(corpora: dict, sample: int | None, seed: int = T.SEED) -> dict[str
 
 def reused_lines(folder: Path) -> dict[str, list[int]]:
     """The dev rows of an earlier run's kept in.jsonl: before/after on the very same items."""
-    picked: dict[str, list[int]] = {}
-    for line in _jsonl(folder / "in.jsonl"):
-        name, _, row = line["id"].rpartition("/")
-        if name != "demo":
-            picked.setdefault(name, []).append(int(row))
-    return picked
+    return {name: sorted(rows) for name, rows in T.kept_rows(folder).items()}
 
 
 def batch_lines(corpora: dict, picked: dict[str, list[int]], demo: list[dict]) -> list[dict]:

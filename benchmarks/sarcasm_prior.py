@@ -26,7 +26,6 @@ import numpy as np
 from analysis import datasets as D
 from analysis import fusion
 from analysis import train as T
-from analysis.e5tune import kept_rows
 from analysis.heads import TextModel
 
 REFERENCE = (0.35, 0.45, 0.55, 0.6, 0.7)
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(T.SEED)
     model = TextModel.load(args.artifacts) if args.artifacts else TextModel.load()
-    skip = kept_rows(args.exclude) if args.exclude else {}
+    skip = T.kept_rows(args.exclude) if args.exclude else {}
     sets = {d.name: (d, _sample(_without(_split(d.corpus), skip.get(d.corpus)), args.sample,
                                 rng)) for d in SARCASM_SETS}
     positives = _labelled(SINCERE, args.sample, rng, skip)
