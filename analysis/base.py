@@ -39,6 +39,7 @@ def load_analyzer(settings) -> Analyzer:
 
         e5 = getattr(settings, "text_encoder", "minilm") == "e5"  # opt-in: see README
         return LiteAnalyzer(embed=getattr(settings, "embed", "always"),
+                            auto_threshold=getattr(settings, "auto_threshold", None),
                             sarcasm_prior=getattr(settings, "sarcasm_prior", None),
                             artifacts=ARTIFACTS / "e5" if e5 else None)
     if isinstance(settings, str):

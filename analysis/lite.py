@@ -30,13 +30,14 @@ class LiteAnalyzer:
 
     def __init__(self, read_images: bool = True, calibrated: bool = True,
                  artifacts: Path | None = None, embed: str = "always",
-                 sarcasm_prior: float | None = None):
+                 sarcasm_prior: float | None = None, auto_threshold: float | None = None):
         self.read_images, self.calibrated, self.artifacts = read_images, calibrated, artifacts
         self.sarcasm_prior = sarcasm_prior  # None: fusion's STREAM_SARCASM_PRIOR
         # "always": every post gets the e5 embedding (the better dev figures: TweetEval
         # sentiment 0.674 vs 0.585 macro recall); "auto": only posts the fast model is unsure
         # of (about 15%), several times faster.
         self.embed = embed
+        self.auto_threshold = auto_threshold  # None: the shipped heads' own
         self._lock = threading.Lock()
         self._text: TextModel | None = None
         self._images = None
@@ -49,6 +50,8 @@ class LiteAnalyzer:
             if self._text is None:
                 self._text = (TextModel.load(self.artifacts) if self.artifacts
                               else TextModel.load())
+                if self.auto_threshold is not None:
+                    self._text.auto_threshold = self.auto_threshold
                 self._calibration = Calibration.load() if self.calibrated else None
             return self._text
 

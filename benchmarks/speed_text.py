@@ -1,11 +1,14 @@
 """Speed of text-only analysis through `TextModel.predict`: posts/s, p50/p95, peak memory.
 
     python -m benchmarks.speed_text [--batch 64] [--posts 1024] [--modes never,auto,always]
-    python -m benchmarks.speed_text --cli [--posts 1000] [--modes auto]
+    python -m benchmarks.speed_text --cli [--posts 1000] [--modes auto] [--beside-engine]
 
 `--cli` measures the path users run instead: `python -m subtext analyze` on the first N
 TweetEval sentiment tweets, under `/usr/bin/time -v` (wall, CPU = user + sys, peak RSS of the
 whole process, loading included), once cold and once more (the OS file cache is then warm).
+`--beside-engine` runs the same while a `subtext engine` on 127.0.0.1 takes in new posts over
+`/v1/ingest` (20 a second, as collectors store them), analyses them every second and serves two
+dashboard calls every 0.5 s: the machine as a deployment shares it.
 
 Posts are the demo's 301 hand-written English and Chinese posts, each made unique with a
 counter (so the embedding cache never helps unless said so). For each `embed` mode it reports:
@@ -27,6 +30,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -117,6 +121,54 @@ def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm") -> dict:
             "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
+class busy_engine:
+    """A `subtext engine` that takes in 20 posts a second, analyses every second and serves
+    dashboard calls (benchmarks/ingest.py's Engine and Watcher) until the block ends."""
+
+    def __init__(self, tmp: Path, per_second: int = 20):
+        from benchmarks.ingest import Engine
+
+        self.engine, self.per_second = Engine(tmp, analyze_every=1), per_second
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def __enter__(self):
+        import httpx
+
+        from benchmarks.ingest import Watcher, warm_up_analysis
+
+        self.engine.__enter__()
+        self.client = httpx.Client(base_url=self.engine.url, timeout=60)
+        warm_up_analysis(self.client, self.engine.url)  # its models are loaded and working
+        self.watcher = Watcher(self.engine.url)
+        self.feeder = threading.Thread(target=self._feed, daemon=True)
+        self.watcher.start()
+        self.feeder.start()
+        return self
+
+    def _feed(self) -> None:
+        from benchmarks.ingest import synthetic_posts
+
+        posts = synthetic_posts(100_000, seed=5, prefix="busy")
+        while not self.stop.wait(1.0) and self.sent < len(posts):
+            batch = posts[self.sent:self.sent + self.per_second]
+            self.client.post("/v1/ingest", json={"posts": batch}).raise_for_status()
+            self.sent += len(batch)
+
+    def report(self) -> str:
+        counts = self.client.get("/health").json()["counts"]
+        return (f"engine ingested {self.sent} posts (20/s), {counts['verdicts']} verdicts; "
+                + self.watcher.report())
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.watcher.stop.set()
+        self.feeder.join()
+        self.watcher.join()
+        self.client.close()
+        self.engine.__exit__(*exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -125,15 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one mode, JSON out
     parser.add_argument("--cli", action="store_true", help="time `subtext analyze` instead")
     parser.add_argument("--text-encoder", default="minilm", help="with --cli: minilm | e5")
+    parser.add_argument("--beside-engine", action="store_true",
+                        help="with --cli: an engine ingests, analyses and serves meanwhile")
     args = parser.parse_args(argv)
     if args.cli:
         import tempfile
+        from contextlib import nullcontext
 
-        for mode in args.modes.split(","):
-            for run in ("cold", "again"):
-                with tempfile.TemporaryDirectory() as tmp:
-                    result = cli(mode, args.posts, Path(tmp), args.text_encoder)
-                    print(json.dumps({"run": run, **result}), flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            busy = busy_engine(Path(tmp) / "engine") if args.beside_engine else nullcontext()
+            with busy as engine:
+                for mode in args.modes.split(","):
+                    for run in ("cold", "again"):
+                        result = cli(mode, args.posts, Path(tmp), args.text_encoder)
+                        beside = engine.report() if engine else "quiet"
+                        print(json.dumps({"run": run, **result, "beside": beside}), flush=True)
         return 0
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.posts)))

@@ -55,6 +55,9 @@ class Analysis:
     every_seconds: int = 5
     # lite: which posts get the embedding heads (the slow, better part): always | auto | never
     embed: str = "always"
+    # lite, embed = "auto": posts whose fast verdict is at least this unsure (0..1) get the
+    # encoders; None keeps the shipped model's own threshold. Lower: more posts, slower, better.
+    auto_threshold: float | None = None
     # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
     sarcasm_prior: float = 0.35
     # lite: "minilm" (frozen e5 heads + English MiniLM) | "e5" (one fine-tuned e5, opt-in)
@@ -223,7 +226,8 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
-    r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "model", "device",
+    r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "auto_threshold",
+                           "model", "device",
                            "dtype", "sarcasm_prior", "text_encoder",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps",
@@ -260,6 +264,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         batch_size=r.positive(a, "analysis.batch_size", 8 if backend == "vlm" else 64),
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
         embed=embed,
+        auto_threshold=_auto_threshold(r, a),
         sarcasm_prior=_sarcasm_prior(r, a, default.sarcasm_prior),
         text_encoder=text_encoder,
         model=model.strip(),
@@ -321,6 +326,16 @@ def _sarcasm_prior(r: _Reader, a: dict, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
         raise ConfigError(r.file, "analysis.sarcasm_prior",
                           f"expected a share between 0 and 1 (e.g. 0.2), got {value!r}")
+    return float(value)
+
+
+def _auto_threshold(r: _Reader, a: dict) -> float | None:
+    value = a.get("auto_threshold")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(r.file, "analysis.auto_threshold",
+                          f"expected an uncertainty between 0 and 1 (e.g. 0.5), got {value!r}")
     return float(value)
 
 

@@ -44,6 +44,8 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
     ("[analysis]\nembed = 'sometimes'\n", "analysis.embed", "expected one of always"),
     ("[analysis]\nsarcasm_prior = 1.5\n", "analysis.sarcasm_prior", "between 0 and 1"),
     ("[analysis]\nsarcasm_prior = 'high'\n", "analysis.sarcasm_prior", "between 0 and 1"),
+    ("[analysis]\nauto_threshold = -0.1\n", "analysis.auto_threshold", "between 0 and 1"),
+    ("[analysis]\nauto_threshold = true\n", "analysis.auto_threshold", "between 0 and 1"),
     ("[alerts]\nsarcasm_threshold = 1.5\n", "alerts.sarcasm_threshold", "between 0 and 1"),
     ("brands = 3\n", "brands", "expected an array"),
     ("this is = not toml [", "-", "not valid TOML"),
@@ -84,3 +86,17 @@ def test_sarcasm_prior_reaches_the_lite_analyzer(tmp_path):
     config = load(write(tmp_path, "[analysis]\nsarcasm_prior = 0.6\n"))
     assert config.analysis.sarcasm_prior == 0.6
     assert load_analyzer(config.analysis).sarcasm_prior == 0.6
+
+
+def test_auto_threshold_decides_which_posts_get_the_encoders(tmp_path):
+    """0: every post is unsure enough (as embed = "always"); 1: none is (as "never")."""
+    from analysis.base import Item, load_analyzer
+
+    assert load(write(tmp_path, "[analysis]\n")).analysis.auto_threshold is None
+    posts = [Item("I love this phone, best purchase ever"), Item("Oh great, it broke again")]
+    for threshold, embedded in ((0, True), (1, False)):
+        toml = f"[analysis]\nembed = 'auto'\nauto_threshold = {threshold}\n"
+        text = load_analyzer(load(write(tmp_path, toml)).analysis)._text_model()
+        assert text.auto_threshold == threshold
+        scores = text.predict([p.text for p in posts], ["en", "en"], embed="auto")
+        assert [s.embedded for s in scores] == [embedded, embedded]
