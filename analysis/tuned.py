@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.batches import token_batches
 from analysis.embed import prepare
 
 ARTIFACT = "en_tuned.npz"
@@ -68,18 +69,20 @@ def mean_pool(hidden, mask):
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+def clipped(texts: list[str]) -> list[str]:
+    return [prepare(t)[:MAX_CHARS] or "(empty)" for t in texts]
+
+
 def tokenize(tokenizer, texts: list[str]):
-    return tokenizer([prepare(t)[:MAX_CHARS] or "(empty)" for t in texts], padding=True,
-                     truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+    return tokenizer(clipped(texts), padding=True, truncation=True, max_length=MAX_TOKENS,
+                     return_tensors="pt")
 
 
 class TunedEncoder:
     """Load once (`TunedEncoder.load(dir)`), then `logits(texts)` -> {task: (n, width)}."""
 
-    def __init__(self, tokenizer, model, heads: dict[str, tuple[np.ndarray, np.ndarray]],
-                 batch_size: int = 64):
+    def __init__(self, tokenizer, model, heads: dict[str, tuple[np.ndarray, np.ndarray]]):
         self.tokenizer, self.model, self.heads = tokenizer, model, heads
-        self.batch_size = batch_size
         self._lock = threading.Lock()  # one forward at a time: torch already uses every core
 
     @classmethod
@@ -96,13 +99,13 @@ class TunedEncoder:
         import torch
 
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
+        ids = self.tokenizer(clipped(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]
         with self._lock, torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                batch = tokenize(self.tokenizer, [texts[i] for i in rows])
+            for group in token_batches([len(r) for r in ids]):
+                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in group]},
+                                           return_tensors="pt")
                 hidden = self.model(**batch).last_hidden_state
-                out[rows] = mean_pool(hidden, batch["attention_mask"]).numpy()
+                out[group] = mean_pool(hidden, batch["attention_mask"]).numpy()
         return out
 
     def logits(self, texts: list[str]) -> dict[str, np.ndarray]:

@@ -91,7 +91,8 @@ def _time_v(field: str, text: str) -> float:
     return float(value)
 
 
-def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm") -> dict:
+def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm",
+        auto_threshold: float | None = None) -> dict:
     """One `subtext analyze` run over `posts` TweetEval tweets, as a user runs it."""
     from analysis import datasets
 
@@ -99,7 +100,8 @@ def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm") -> dict:
     src, out, cfg = tmp / "in.jsonl", tmp / "out.jsonl", tmp / "subtext.toml"
     src.write_text("".join(json.dumps({"id": i, "text": t, "lang": "en"}) + "\n"
                            for i, t in enumerate(split.texts[:posts])), encoding="utf-8")
-    cfg.write_text(f'[analysis]\nembed = "{mode}"\ntext_encoder = "{encoder}"\n',
+    gate = "" if auto_threshold is None else f"auto_threshold = {auto_threshold}\n"
+    cfg.write_text(f'[analysis]\nembed = "{mode}"\ntext_encoder = "{encoder}"\n{gate}',
                    encoding="utf-8")
     load = os.getloadavg()
     run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "subtext", "--config",
@@ -111,7 +113,8 @@ def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm") -> dict:
     cpu = _time_v("User time", run.stderr) + _time_v("System time", run.stderr)
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     latency = np.array([x.get("latency_ms", 0.0) for x in lines])
-    return {"mode": mode, "text_encoder": encoder, "posts": len(lines), "wall_s": round(wall, 1),
+    return {"mode": mode, "auto_threshold": auto_threshold, "text_encoder": encoder,
+            "posts": len(lines), "wall_s": round(wall, 1),
             "posts_per_s": round(len(lines) / wall, 1),
             "cpu_ms_per_post": round(1000 * cpu / len(lines), 1),
             "latency_p50_ms": round(float(np.percentile(latency, 50)), 1),
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one mode, JSON out
     parser.add_argument("--cli", action="store_true", help="time `subtext analyze` instead")
     parser.add_argument("--text-encoder", default="minilm", help="with --cli: minilm | e5")
+    parser.add_argument("--auto-threshold", type=float, default=None,
+                        help="with --cli --modes auto: the gate (default: the shipped one)")
     parser.add_argument("--beside-engine", action="store_true",
                         help="with --cli: an engine ingests, analyses and serves meanwhile")
     args = parser.parse_args(argv)
@@ -189,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             with busy as engine:
                 for mode in args.modes.split(","):
                     for run in ("cold", "again"):
-                        result = cli(mode, args.posts, Path(tmp), args.text_encoder)
+                        result = cli(mode, args.posts, Path(tmp), args.text_encoder,
+                                     args.auto_threshold)
                         beside = engine.report() if engine else "quiet"
                         print(json.dumps({"run": run, **result, "beside": beside}), flush=True)
         return 0

