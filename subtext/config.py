@@ -330,13 +330,9 @@ def _sarcasm_prior(r: _Reader, a: dict, default: float) -> float:
 
 
 def _auto_threshold(r: _Reader, a: dict) -> float | None:
-    value = a.get("auto_threshold")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigError(r.file, "analysis.auto_threshold",
-                          f"expected an uncertainty between 0 and 1 (e.g. 0.5), got {value!r}")
-    return float(value)
+    if "auto_threshold" not in a:
+        return None  # the shipped heads' own
+    return r.fraction(a, "analysis.auto_threshold", 0.0)
 
 
 def _load_in_4bit(r: _Reader, a: dict) -> bool:
