@@ -99,6 +99,15 @@ def tweeteval_emotion4(split: str) -> Split:
     return Split(texts[: len(labels)], labels, "en", f"tweeteval-emotion4-{split}")
 
 
+def sampled_rows(sizes: dict[str, int], sample: int | None, seed: int) -> dict[str, list[int]]:
+    """`sample` rows of each named set (all of a smaller one), drawn in name order from one
+    seeded generator: the same rows for the same sizes in any run (the quality benchmark's)."""
+    rng = np.random.default_rng(seed)
+    return {name: (sorted(rng.choice(n, sample, replace=False).tolist())
+                   if sample and n > sample else list(range(n)))
+            for name, n in sorted(sizes.items())}
+
+
 # --- MMSD2.0 (English multimodal sarcasm, text only here) -----------------------------------
 
 def mmsd2(split: str) -> Split:

@@ -15,10 +15,10 @@ MiniLM encoder of `analysis/tuned.py` (frozen embeddings cap English sarcasm; fi
 moves it).
 
 Their logits are blended per task and language with a weight chosen on dev data and divided by
-a temperature fitted on dev data, so the probabilities are calibrated. `embed="auto"` runs e5
-only for posts whose fast verdict is unsure (a threshold chosen on dev), which keeps
-throughput near the fast head's while keeping part of e5's gain; "always" and "never" are
-there to trade explicitly.
+a temperature fitted on dev data, so the probabilities are calibrated. `embed="auto"` runs the
+encoders only for posts whose verdict they would likely change (`analysis/gate.py`, a logistic
+model on the fast pass's scores), which trades part of their gain for throughput; "always" and
+"never" are there to trade explicitly.
 
 The model is used for post text and for the OCR caption of an image alike.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import cues as cuelib
-from analysis import lexicon
+from analysis import gate, lexicon
 from analysis.embed import prepare
 from analysis.verdict import EMOTIONS, SENTIMENTS
 
@@ -151,7 +151,10 @@ class TextModel:
         self.slices = {t: slice(*config["columns"][t]) for t in TASKS}
         self.blend = config["blend"]  # task -> lang -> weight of the e5 head's logits
         self.temperature = config["temperature"]  # task -> divisor of the blended logits
-        self.auto_threshold = float(config["auto_threshold"])
+        # `auto`: the learned gate where fitted (analysis/gate.py), else the fast uncertainty
+        self.gate = gate.Gate.load(self.directory)
+        self.auto_threshold = (self.gate.threshold if self.gate
+                               else float(config["auto_threshold"]))
         self.snownlp = bool(config.get("snownlp", False))
         # int8 n-gram weights with one scale per column: 4x smaller than float32, same ranking
         self.ngram_w = arrays["fast.ngram_q"]
@@ -235,7 +238,7 @@ class TextModel:
         dense = np.stack([dense_features(t, lang, c, self.snownlp)
                           for t, lang, c in zip(texts, langs, found, strict=True)])
         logits = self.fast_logits(texts, dense)
-        use = self._to_embed(logits, texts, embed)
+        use = self._to_embed(logits, texts, embed, found, langs, dense)
         if use.any():
             rows = np.flatnonzero(use)
             sub = [langs[i] for i in rows]
@@ -286,13 +289,20 @@ class TextModel:
                 self._tuned = False
         return self._tuned or None
 
-    def _to_embed(self, logits: np.ndarray, texts: list[str], embed: str) -> np.ndarray:
+    def _to_embed(self, logits: np.ndarray, texts: list[str], embed: str, found, langs,
+                  dense) -> np.ndarray:
         nonempty = np.array([bool(t.strip()) for t in texts])
         if embed == "never":
             return np.zeros(len(texts), dtype=bool)
         if embed == "always":
             return nonempty
-        return nonempty & (uncertainty(self.probabilities(logits)) >= self.auto_threshold)
+        probs = self.probabilities(logits)
+        if self.gate is None:
+            return nonempty & (uncertainty(probs) >= self.auto_threshold)
+        rows = np.stack([gate.features(self._scores(i, probs, found[i], langs[i], dense[i],
+                                                    False), texts[i])
+                         for i in range(len(texts))])
+        return nonempty & (self.gate.p_change(rows) >= self.auto_threshold)
 
     @property
     def embedder(self):

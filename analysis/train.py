@@ -211,6 +211,11 @@ DEV_SETS = (
 )
 
 
+def benchmark_corpora() -> set[str]:
+    """The corpora a quality benchmark draws from: the dev sets'."""
+    return {d.corpus for d in DEV_SETS}
+
+
 def score(metric: str, y_true: list, y_pred: list) -> float:
     if metric == "f1_pos":
         return float(f1_score(y_true, y_pred, pos_label=1, zero_division=0))

@@ -43,7 +43,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from analysis import datasets as D
+from analysis import gate
 from analysis import train as T
+from analysis.heads import ARTIFACTS
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
@@ -110,14 +112,13 @@ def _loadavg() -> str:
 
 
 def dev_lines(corpora: dict, sample: int | None, seed: int = T.SEED) -> dict[str, list[int]]:
-    """Which rows of each dev corpus (and of the sincere-positive sets) go to the CLI."""
-    rng = np.random.default_rng(seed)
-    picked = {}
-    for name in sorted({d.corpus for d in T.DEV_SETS} | {c for c, _ in SINCERE}):
-        n = len(corpora[name].split)
-        picked[name] = (sorted(rng.choice(n, sample, replace=False).tolist())
-                        if sample and n > sample else list(range(n)))
-    return picked
+    """Which rows of each dev corpus (and of the sincere-positive sets) go to the CLI: a seeded
+    draw, less any row the shipped `auto` gate was fitted on (never a figure's item)."""
+    names = T.benchmark_corpora() | {c for c, _ in SINCERE}
+    picked = D.sampled_rows({n: len(corpora[n].split) for n in names}, sample, seed)
+    fitted = gate.fitted_rows(ARTIFACTS)
+    return {name: [i for i in rows if i not in fitted.get(name, ())]
+            for name, rows in picked.items()}
 
 
 def reused_lines(folder: Path) -> dict[str, list[int]]:

@@ -55,8 +55,9 @@ class Analysis:
     every_seconds: int = 5
     # lite: which posts get the embedding heads (the slow, better part): always | auto | never
     embed: str = "always"
-    # lite, embed = "auto": posts whose fast verdict is at least this unsure (0..1) get the
-    # encoders; None keeps the shipped model's own threshold. Lower: more posts, slower, better.
+    # lite, embed = "auto": posts whose P(the encoders change the verdict) is at least this
+    # (0..1, analysis/gate.py) get the encoders; None keeps the shipped gate's threshold.
+    # Lower: more posts, slower, better.
     auto_threshold: float | None = None
     # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
     sarcasm_prior: float = 0.35
