@@ -7,7 +7,8 @@
     python -m analysis.train --tasks sarcasm # refit one task, keep the others' heads in --out
 
 A full run first fine-tunes the English encoder for sarcasm and emotion (`analysis/tune.py`,
-~15 minutes), then fits the linear heads and weighs the three sources of logits on dev.
+~15 minutes), then fits the linear heads and weighs the three sources of logits on dev, and
+refits the `auto` gate to the new heads (`analysis/gate.py`).
 
 Data: the shared datasets (`analysis/datasets.py`). Train splits fit the heads; dev splits choose
 the hyper-parameters (regularisation, blend weight of the two heads, temperature, the `auto`
@@ -40,6 +41,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from analysis import datasets as D
+from analysis import gate
 from analysis import heads
 from analysis import tune as tuning
 from analysis import tuned as T
@@ -636,10 +638,21 @@ def run(out: Path, sample: int | None, embed: bool = True, log=print,
     log(publish(out, lambda folder: export(folder, heads_fast, heads_emb, choices,
                                            auto_threshold, provenance),
                 lambda folder: verify_export(folder, heads_fast, heads_emb, corpora)))
+    refit_gate(out, sample, log)
     log(format_table(figures))
     log(f"calibration (ECE of the top class, dev): {json.dumps(calibration)}")
     log(f"artifacts written to {out} in {time.perf_counter() - t0:.0f}s")
     return provenance
+
+
+def refit_gate(out: Path, sample: int | None, log) -> None:
+    """The `auto` gate predicts what these heads' encoders change, so it follows the heads: a
+    full run refits it; a --sample smoke test removes a stale one (the fast uncertainty gates)."""
+    if sample:
+        (out / gate.FILE).unlink(missing_ok=True)
+        return
+    log("fitting the auto gate (analysis/gate.py)")
+    gate.fit(out, log=log)
 
 
 ARTIFACT_FILES = (heads.WEIGHTS_FILE, heads.CONFIG_FILE, "PROVENANCE.json")
