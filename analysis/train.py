@@ -41,8 +41,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from analysis import datasets as D
-from analysis import gate
-from analysis import heads
+from analysis import gate, heads
 from analysis import tune as tuning
 from analysis import tuned as T
 from analysis.cues import find_cues
