@@ -43,6 +43,16 @@ class Shape:
         return cls(**{k: config[k] for k in cls.__dataclass_fields__ if k in config})
 
 
+class _Linear(nn.Linear):
+    def reset_parameters(self) -> None:  # left uninitialised: `Bert.load` sets every weight
+        pass
+
+
+class _Embedding(nn.Embedding):
+    def reset_parameters(self) -> None:  # as _Linear (the random init cost ~0.25 s a start)
+        pass
+
+
 class _Node(nn.Module):
     """A named container, so parameter paths match transformers' (`attention.self.query`)."""
 
@@ -55,14 +65,14 @@ class Layer(nn.Module):
         self.attention = _Node()
         self.attention.self = _Node()
         for name in ("query", "key", "value"):
-            setattr(self.attention.self, name, nn.Linear(h, h))
+            setattr(self.attention.self, name, _Linear(h, h))
         self.attention.output = _Node()
-        self.attention.output.dense = nn.Linear(h, h)
+        self.attention.output.dense = _Linear(h, h)
         self.attention.output.LayerNorm = nn.LayerNorm(h, eps=eps)
         self.intermediate = _Node()
-        self.intermediate.dense = nn.Linear(h, s.intermediate_size)
+        self.intermediate.dense = _Linear(h, s.intermediate_size)
         self.output = _Node()
-        self.output.dense = nn.Linear(s.intermediate_size, h)
+        self.output.dense = _Linear(s.intermediate_size, h)
         self.output.LayerNorm = nn.LayerNorm(h, eps=eps)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -81,7 +91,8 @@ class Layer(nn.Module):
 
 
 class Bert(nn.Module):
-    """`Bert(shape)(input_ids or inputs_embeds, attention_mask)` -> last hidden state."""
+    """`Bert(shape).load(state)(input_ids or inputs_embeds, attention_mask)` -> last hidden
+    state. Its weights are uninitialised until `load`."""
 
     def __init__(self, s: Shape):
         super().__init__()
@@ -89,9 +100,9 @@ class Bert(nn.Module):
         h = s.hidden_size
         self.embeddings = _Node()
         if s.vocab_size:
-            self.embeddings.word_embeddings = nn.Embedding(s.vocab_size, h)
-        self.embeddings.position_embeddings = nn.Embedding(s.max_position_embeddings, h)
-        self.embeddings.token_type_embeddings = nn.Embedding(s.type_vocab_size, h)
+            self.embeddings.word_embeddings = _Embedding(s.vocab_size, h)
+        self.embeddings.position_embeddings = _Embedding(s.max_position_embeddings, h)
+        self.embeddings.token_type_embeddings = _Embedding(s.type_vocab_size, h)
         self.embeddings.LayerNorm = nn.LayerNorm(h, eps=s.layer_norm_eps)
         self.encoder = _Node()
         self.encoder.layer = nn.ModuleList(Layer(s) for _ in range(s.num_hidden_layers))
@@ -155,7 +166,5 @@ def from_pretrained(folder: Path) -> Bert:
 
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    # built on the CPU: the meta device would skip the random initialisation (~0.1 s) but its
-    # first use costs a second
     state = load_file(folder / "model.safetensors")
     return Bert(Shape.from_config(config)).load(state, assign=True)

@@ -107,7 +107,7 @@ def build_model(file: E5File):
     from analysis.bert import Bert
 
     h = file.header
-    model = Bert(shape(file))  # randomly initialised (~0.1 s), then every weight is loaded
+    model = Bert(shape(file))  # uninitialised: every weight is loaded below
     t = {}
     t["embeddings.position_embeddings.weight"] = file.tensor("emb.pos").reshape(h.positions, -1)
     t["embeddings.token_type_embeddings.weight"] = file.tensor("emb.type").reshape(
