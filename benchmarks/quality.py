@@ -116,8 +116,8 @@ def dev_lines(corpora: dict, sample: int | None, seed: int = T.SEED) -> dict[str
     draw, less any row the shipped `auto` gate was fitted on (never a figure's item)."""
     names = T.benchmark_corpora() | {c for c, _ in SINCERE}
     picked = D.sampled_rows({n: len(corpora[n].split) for n in names}, sample, seed)
-    fitted = gate.fitted_rows(ARTIFACTS)
-    return {name: [i for i in rows if i not in fitted.get(name, ())]
+    fitted = [gate.fitted_rows(folder) for folder in (ARTIFACTS, ARTIFACTS / "e5")]
+    return {name: [i for i in rows if not any(i in f.get(name, ()) for f in fitted)]
             for name, rows in picked.items()}
 
 

@@ -57,6 +57,8 @@ def test_catch_curve_counts_changes_from_the_most_likely_down():
 def test_shipped_model_uses_the_gate_and_its_threshold_decides():
     model = TextModel.load()
     assert model.gate is not None and model.auto_threshold == model.gate.threshold
+    opt_in = TextModel.load(ARTIFACTS / "e5")  # text_encoder = "e5": a gate fitted to its heads
+    assert opt_in.gate is not None and opt_in.gate.threshold != model.gate.threshold
     texts = ["I love this phone, best purchase ever", "Oh great, it broke again", "ok"]
     for threshold, expected in ((0.0, [True] * 3), (1.0, [False] * 3)):
         model.auto_threshold = threshold
