@@ -399,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     info = weigh(args.out, heads.ARTIFACTS, args.dev_cap, args.sample, log,
                  exclude=TR.kept_rows(args.exclude) if args.exclude else None)
     (args.out / "weigh.json").write_text(json.dumps(info, indent=1) + "\n")
+    TR.refit_gate(args.out, args.sample, log)  # the auto gate follows the weighed heads
     return 0
 
 
