@@ -76,6 +76,8 @@ def found(words: list[str], text: str, lang: str) -> list[str]:
 
 def _bare(word: str, lowered: str) -> bool:
     """`word` occurs at least once with no negator in the two words before it."""
+    if word not in lowered:  # most words are absent: skip compiling their pattern
+        return False
     for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", lowered):
         clause = re.split(r"[.!?;,:]", lowered[:m.start()])[-1]
         back = re.findall(r"[a-z']+", clause)[-2:]
