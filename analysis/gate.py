@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +173,15 @@ def fit(directory: Path, per_source: int = PER_SOURCE, log=print) -> dict:
                            "changed_share": round(float(y.mean()), 4), "catch_target": CATCH,
                            "encoded_share": round(share, 4), "caught_by_share": points,
                            "rows": _row_ids(rows)}}
-    (Path(directory) / FILE).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    (Path(directory) / FILE).write_text(_dumps(data), encoding="utf-8")
     return data
+
+
+def _dumps(data: dict) -> str:
+    """Indented JSON with each list of numbers on one line (thousands of row ids)."""
+    text = json.dumps(data, indent=1)
+    return re.sub(r"\[[-\d.e,\s]+\]", lambda m: "[" + ", ".join(m.group(0)[1:-1].split())
+                  .replace(",,", ",") + "]", text) + "\n"
 
 
 def _row_ids(rows) -> dict[str, list[int]]:

@@ -70,6 +70,8 @@ def test_fit_on_rows_no_quality_figure_reads(tmp_path):
     folder = tmp_path / "artifacts"
     shutil.copytree(ARTIFACTS, folder, ignore=shutil.ignore_patterns(gate.FILE))
     data = gate.fit(folder, per_source=12, log=lambda *_: None)
+    text = (folder / gate.FILE).read_text()
+    assert json.loads(text) == data and text.count("\n") < 60  # row ids one line a source
     loaded = gate.Gate.load(folder)
     assert loaded is not None and 0.0 < loaded.threshold < 1.0
     assert loaded.weights.shape == (len(gate.FEATURES),)
