@@ -130,6 +130,7 @@ class LiteAnalyzer:
             "polarity": fused.polarity,
             "incongruity": fused.incongruity,
             "text_sarcasm": round(scores.sarcasm, 4),
+            "encoded": scores.embedded,  # whether the encoders read the text (embed = "auto")
             "lang": lang,
             "notes": notes,
         }

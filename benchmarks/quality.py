@@ -93,9 +93,11 @@ def analyze_cli(lines: list[dict], config: Path | None, keep: Path | None) -> di
         raise SystemExit(f"analyze failed ({done.returncode}):\n{done.stderr[-2000:]}")
     with out.open(encoding="utf-8") as f:
         verdicts = {r["id"]: r for r in map(json.loads, f)}
+    encoded = sum(v.get("evidence", {}).get("encoded", False) for v in verdicts.values())
     print(f"CLI: {len(lines)} posts in {wall:.0f}s ({len(lines) / wall:.1f} posts/s, "
           f"{cpu * 1000 / len(lines):.0f} CPU-ms/post incl. start-up; load "
-          f"{_loadavg()})\n", flush=True)
+          f"{_loadavg()}); the encoders read {encoded / max(1, len(verdicts)):.0%} of the "
+          "texts\n", flush=True)
     return verdicts
 
 

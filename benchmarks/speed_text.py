@@ -116,6 +116,8 @@ def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm",
     return {"mode": mode, "auto_threshold": auto_threshold, "text_encoder": encoder,
             "posts": len(lines), "wall_s": round(wall, 1),
             "posts_per_s": round(len(lines) / wall, 1),
+            "encoded_share": round(sum(x.get("evidence", {}).get("encoded", False)
+                                       for x in lines) / len(lines), 3),
             "cpu_ms_per_post": round(1000 * cpu / len(lines), 1),
             "latency_p50_ms": round(float(np.percentile(latency, 50)), 1),
             "latency_p95_ms": round(float(np.percentile(latency, 95)), 1),

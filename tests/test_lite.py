@@ -143,3 +143,11 @@ def test_a_plain_complaint_is_negative_not_sarcastic(lite):
     verdict = lite.analyze([Item("My Voltra X2 overheats after ten minutes of maps. "
                                  "Very disappointed.", lang="en")])[0]
     assert verdict.label == "negative"
+
+
+def test_evidence_says_whether_the_encoders_read_the_post():
+    posts = [Item("I love this phone, best purchase ever"), Item("Oh great, it broke again")]
+    for embed, threshold, read in (("always", None, True), ("auto", 1.0, False),
+                                   ("never", None, False)):
+        lite = LiteAnalyzer(read_images=False, embed=embed, auto_threshold=threshold)
+        assert [v.evidence["encoded"] for v in lite.analyze(posts)] == [read, read]
