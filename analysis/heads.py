@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,17 +84,15 @@ def ngram_features(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
     processes and platforms (Python's hash() is salted) and implemented in C."""
     s = f" {prepare(text)[:MAX_CHARS].lower()} "
     mask = (1 << bits) - 1
-    counts: dict[int, int] = {}
-    for n in NGRAMS:
-        for i in range(len(s) - n + 1):
-            h = zlib.crc32(s[i:i + n].encode()) & mask
-            counts[h] = counts.get(h, 0) + 1
+    crc32 = zlib.crc32
+    grams = [s[i:i + n] for n in NGRAMS for i in range(len(s) - n + 1)]
     tokens = _WORD.findall(s)
-    for j, tok in enumerate(tokens):
-        grams = [f"w {tok}"] + ([f"b {tokens[j - 1]} {tok}"] if j else [])
-        for g in grams:
-            h = zlib.crc32(g.encode()) & mask
-            counts[h] = counts.get(h, 0) + 1
+    for j, tok in enumerate(tokens):  # each word, then the bigram ending at it
+        grams.append(f"w {tok}")
+        if j:
+            grams.append(f"b {tokens[j - 1]} {tok}")
+    # Counter keeps first-seen order, as the dict it replaced did (the same sums, bit for bit)
+    counts = Counter([crc32(g.encode()) & mask for g in grams])
     idx = np.fromiter(counts.keys(), np.int64, len(counts))
     val = 1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))
     return idx, (val / max(float(np.sqrt((val * val).sum())), 1e-9)).astype(np.float32)
