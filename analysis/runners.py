@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from analysis.base import Analyzer, load_analyzer
+from analysis.base import Analyzer, analyze, load_analyzer
 from analysis.verdict import Item, Verdict
 
 log = logging.getLogger("subtext.runners")
@@ -55,8 +55,9 @@ class LocalRunner:
         self.name, self.version = analyzer.name, analyzer.version
         self.batch_posts = batch_size
 
-    def analyze(self, items: Sequence[Item]) -> list[Verdict]:
-        return self.analyzer.analyze(items)
+    def analyze(self, items: Sequence[Item], hurry: bool = False) -> list[Verdict]:
+        """`hurry`: a backlog is being caught up with (see analysis.base.analyze)."""
+        return analyze(self.analyzer, items, hurry)
 
     def status(self) -> dict:
         return {"runner": "local", "ok": True}
@@ -129,12 +130,12 @@ class RayRunner:
 
     # -- analysis ---------------------------------------------------------------------------
 
-    def analyze(self, items: Sequence[Item]) -> list[Verdict]:
+    def analyze(self, items: Sequence[Item], hurry: bool = False) -> list[Verdict]:
         if not items:
             return []
         self.connect()
         try:
-            rows = self._run(items)
+            rows = self._run(items, hurry)
         except Exception as exc:
             if _cluster_gone(exc):  # reconnect on the next call; say why in /health now
                 self.error = (f"lost the Ray cluster at [analysis] ray_address = "
@@ -143,7 +144,7 @@ class RayRunner:
             raise
         return self._in_order(rows, len(items))
 
-    def _run(self, items: Sequence[Item]) -> list[dict]:
+    def _run(self, items: Sequence[Item], hurry: bool = False) -> list[dict]:
         import pyarrow as pa
         import ray
 
@@ -154,6 +155,7 @@ class RayRunner:
             "image": pa.array([_read(item.image) for item in items], pa.binary()),
             "image_name": pa.array([Path(item.image).name if item.image else None
                                     for item in items], pa.string()),
+            "hurry": pa.array([hurry] * len(items), pa.bool_()),
         })
         s = self.settings
         with warnings.catch_warnings():
@@ -207,7 +209,7 @@ class AnalyzerActor:
                  for text, lang, data, name in zip(columns["text"], columns["lang"],
                                                    columns["image"], columns["image_name"],
                                                    strict=True)]
-        verdicts = self.analyzer.analyze(items)
+        verdicts = analyze(self.analyzer, items, any(columns.get("hurry") or ()))
         return pa.table({"i": pa.array(columns["i"], pa.int64()),
                          "verdict": pa.array([json.dumps(asdict(v), ensure_ascii=False)
                                               for v in verdicts], pa.string())})

@@ -59,6 +59,10 @@ class Analysis:
     # (0..1, analysis/gate.py) get the encoders; None keeps the shipped gate's threshold.
     # Lower: more posts, slower, better.
     auto_threshold: float | None = None
+    # lite, embed = "always": while more posts than this wait, the engine's analyze job lets
+    # the auto gate choose which posts get the encoders, so a burst is caught up with 2-3x
+    # sooner (evidence.encoded says which were read); 0 = never
+    backlog_auto: int = 1000
     # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
     sarcasm_prior: float = 0.35
     # lite: "minilm" (frozen e5 heads + English MiniLM) | "e5" (one fine-tuned e5, opt-in)
@@ -228,7 +232,7 @@ def _source(r: _Reader, s: Any, i: int) -> Source:
 
 def _analysis(r: _Reader, a: dict) -> Analysis:
     r.only(a, "analysis", {"backend", "batch_size", "every_seconds", "embed", "auto_threshold",
-                           "model", "device",
+                           "backlog_auto", "model", "device",
                            "dtype", "sarcasm_prior", "text_encoder",
                            "max_image_side", "max_new_tokens", "load_in_4bit",
                            "sentiment_model", "irony_model", "emotion_model", "label_maps",
@@ -266,6 +270,7 @@ def _analysis(r: _Reader, a: dict) -> Analysis:
         every_seconds=r.positive(a, "analysis.every_seconds", 5),
         embed=embed,
         auto_threshold=_auto_threshold(r, a),
+        backlog_auto=_backlog_auto(r, a),
         sarcasm_prior=_sarcasm_prior(r, a, default.sarcasm_prior),
         text_encoder=text_encoder,
         model=model.strip(),
@@ -328,6 +333,14 @@ def _sarcasm_prior(r: _Reader, a: dict, default: float) -> float:
         raise ConfigError(r.file, "analysis.sarcasm_prior",
                           f"expected a share between 0 and 1 (e.g. 0.2), got {value!r}")
     return float(value)
+
+
+def _backlog_auto(r: _Reader, a: dict) -> int:
+    value = r.get(a, "analysis.backlog_auto", int, Analysis.backlog_auto)
+    if value < 0:
+        raise ConfigError(r.file, "analysis.backlog_auto",
+                          f"must be 0 (off) or a number of waiting posts, got {value}")
+    return value
 
 
 def _auto_threshold(r: _Reader, a: dict) -> float | None:

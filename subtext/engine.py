@@ -68,7 +68,8 @@ class Engine:
 
     def analyze_pending(self) -> jobs.RunResult | None:
         return jobs.analyze_pending(self.store, self.runner, self.runner.batch_posts,
-                                    stopping=self.stopping)
+                                    stopping=self.stopping,
+                                    backlog_auto=self.config.analysis.backlog_auto)
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
         return jobs.evaluate_alerts(self.store, self.config.alerts.settings,

@@ -162,29 +162,41 @@ def _skip_until(failures: int, every_seconds: int, exc: Exception) -> datetime |
 
 
 def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
-                    budget_s: float = 20.0,
-                    stopping: threading.Event | None = None) -> RunResult | None:
+                    budget_s: float = 20.0, stopping: threading.Event | None = None,
+                    backlog_auto: int = 0) -> RunResult | None:
     """Analyze pending posts in batches until none are left, the time budget is spent (the
     scheduler's next run picks up the rest) or `stopping` is set: a stop waits for one batch
-    at most, and each batch's verdicts are committed together."""
+    at most, and each batch's verdicts are committed together. While more than `backlog_auto`
+    posts wait (0: never), batches go to the analyzer's cheaper pass (a runner's `hurry`)."""
     def work() -> RunResult:
         start = time.monotonic()
-        done, deadline = 0, start + budget_s
+        done, hurried, deadline = 0, 0, start + budget_s
         while time.monotonic() < deadline and not (stopping and stopping.is_set()):
             pending = store.pending(analyzer_id(analyzer), batch_size)
             if not pending:
                 break
             items = [Item(text=p.text, image=p.image_path, lang=p.lang) for p in pending]
-            verdicts = with_template_priors(store, pending, analyzer.analyze(items))
+            hurry = _behind(store, analyzer, backlog_auto)
+            verdicts = with_template_priors(store, pending,
+                                            analyzer.analyze(items, hurry=True) if hurry
+                                            else analyzer.analyze(items))
             store.save_verdicts(list(zip(pending, verdicts, strict=True)))
             done += len(pending)
+            hurried += len(pending) if hurry else 0
         if done:  # the terminal's sign of life during a backlog (the dashboard shows it too)
             took = time.monotonic() - start
-            log.info("analyzed %d posts in %.1f s (%.1f posts/s)", done, took,
-                     done / max(took, 1e-9))
+            log.info("analyzed %d posts in %.1f s (%.1f posts/s)%s", done, took,
+                     done / max(took, 1e-9),
+                     f"; {hurried} with the auto gate (more than backlog_auto = "
+                     f"{backlog_auto} were waiting)" if hurried else "")
         return RunResult(fetched=done, new=done)
 
     return run_recorded(store, "analyze", work, record_idle=False)
+
+
+def _behind(store: Store, analyzer: Analyzer, backlog_auto: int) -> bool:
+    """Whether more than `backlog_auto` posts wait (0: off; a cheap count per batch)."""
+    return backlog_auto > 0 and store.count_pending(analyzer_id(analyzer)) > backlog_auto
 
 
 def with_template_priors(store: Store, pending: list, verdicts: list) -> list:

@@ -46,6 +46,8 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
     ("[analysis]\nsarcasm_prior = 'high'\n", "analysis.sarcasm_prior", "between 0 and 1"),
     ("[analysis]\nauto_threshold = -0.1\n", "analysis.auto_threshold", "between 0 and 1"),
     ("[analysis]\nauto_threshold = true\n", "analysis.auto_threshold", "expected a number"),
+    ("[analysis]\nbacklog_auto = -1\n", "analysis.backlog_auto", "must be 0 (off)"),
+    ("[analysis]\nbacklog_auto = 'big'\n", "analysis.backlog_auto", "expected an integer"),
     ("[alerts]\nsarcasm_threshold = 1.5\n", "alerts.sarcasm_threshold", "between 0 and 1"),
     ("brands = 3\n", "brands", "expected an array"),
     ("this is = not toml [", "-", "not valid TOML"),

@@ -135,3 +135,32 @@ def test_an_analysis_pass_says_what_it_did_and_overlap_warnings_stay_out(engine,
     assert not overlap_filter(record('Execution of job "Engine.analyze_pending" skipped: '
                                      'maximum number of running instances reached (1)'))
     assert overlap_filter(record('Job "Engine.collect_all" raised an exception'))
+
+
+def encoded(engine) -> list[bool]:
+    rows = engine.store.reader().execute("SELECT evidence FROM verdicts").fetchall()
+    return [json.loads(evidence)["encoded"] for (evidence,) in rows]
+
+
+def test_a_backlog_goes_to_the_auto_gate_until_it_is_caught_up(config_file):
+    """backlog_auto = 2, one post a batch, a gate that picks no post (auto_threshold 1): the
+    batches that start with 4 and 3 posts waiting skip the encoders, the last two do not."""
+    from subtext.config import load
+
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(text + "\n[analysis]\nbatch_size = 1\nbacklog_auto = 2\n"
+                           "auto_threshold = 1.0\n", encoding="utf-8")
+    engine = Engine(load(config_file))
+    try:
+        engine.collect_all()
+        assert engine.store.count_pending(engine.analyzer_id) == 4
+        engine.analyze_pending()
+        assert sorted(encoded(engine)) == [False, False, True, True]
+    finally:
+        engine.stop()
+
+
+def test_a_small_backlog_gets_the_encoders_for_every_post(engine):
+    engine.collect_all()
+    engine.analyze_pending()
+    assert encoded(engine) == [True] * 4

@@ -151,3 +151,15 @@ def test_evidence_says_whether_the_encoders_read_the_post():
                                    ("never", None, False)):
         lite = LiteAnalyzer(read_images=False, embed=embed, auto_threshold=threshold)
         assert [v.evidence["encoded"] for v in lite.analyze(posts)] == [read, read]
+
+
+def test_hurry_gives_the_usual_verdicts_where_an_analyzer_has_no_cheaper_pass():
+    from analysis.base import analyze
+
+    class Plain:
+        name, version = "plain", "1"
+
+        def analyze(self, items):
+            return [f"read {len(items)}"]
+
+    assert analyze(Plain(), [Item("a"), Item("b")], hurry=True) == ["read 2"]

@@ -293,3 +293,21 @@ def test_runner_ray_needs_an_address(tmp_path):
     assert (settings.runner, settings.ray_concurrency, settings.ray_num_gpus) == \
         ("local", (4, 4), 0.5)
     assert replace(settings, runner="ray").ray_address == ""
+
+
+def test_a_hurried_batch_reaches_the_actors_analyzer():
+    """The engine's backlog flag travels in the batch: each actor's lite analyzer then lets
+    its auto gate choose (here one that picks nothing) instead of encoding every post."""
+    import pyarrow as pa
+
+    from analysis.lite import LiteAnalyzer
+    from analysis.runners import _actor_class
+
+    actor = _actor_class(lambda: LiteAnalyzer(read_images=False, auto_threshold=1.0))()
+    for hurry in (True, False):
+        out = actor(pa.table({"i": [0], "text": ["Oh great, it broke again"], "lang": ["en"],
+                              "image": pa.array([None], pa.binary()),
+                              "image_name": pa.array([None], pa.string()),
+                              "hurry": [hurry]}))
+        verdict = json.loads(out.column("verdict").to_pylist()[0])
+        assert verdict["evidence"]["encoded"] is not hurry
