@@ -192,6 +192,25 @@ class Store:
         return [Pending(id=r[0], text=r[1], lang=r[2], content_hash=r[3],
                         image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
 
+    def hurried(self, analyzer: str, limit: int) -> list[Pending]:
+        """Posts whose current verdict from `analyzer` was made in a hurry (an engine catching
+        up with a backlog: `evidence.hurried`), oldest first: read again once it is idle."""
+        rows = self.reader().execute(
+            """
+            SELECT p.id, p.text, p.lang, p.content_hash,
+                   (SELECT i.path FROM post_images pi JOIN images i USING (sha256)
+                     WHERE pi.post_id = p.id AND i.status = 'ok'
+                     ORDER BY pi.position LIMIT 1) AS image_path
+              FROM posts p
+              JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
+             WHERE v.content_hash = p.content_hash
+               AND coalesce(TRY_CAST(v.evidence ->> 'hurried' AS BOOLEAN), false)
+             ORDER BY p.created_at
+             LIMIT ?
+            """, [analyzer, limit]).fetchall()
+        return [Pending(id=r[0], text=r[1], lang=r[2], content_hash=r[3],
+                        image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
+
     def count_pending(self, analyzer: str) -> int:
         """How many posts pending() would return without a limit, from cheap counts: posts,
         less the posts with a verdict of `analyzer` (one per post), plus those verdicts that

@@ -60,8 +60,8 @@ class Analysis:
     # Lower: more posts, slower, better.
     auto_threshold: float | None = None
     # lite, embed = "always": while more posts than this wait, the engine's analyze job lets
-    # the auto gate choose which posts get the encoders, so a burst is caught up with 2-3x
-    # sooner (evidence.encoded says which were read); 0 = never
+    # the auto gate choose which posts get the encoders, so a burst is caught up with sooner
+    # (evidence.hurried marks them; they are read again in full once nothing waits); 0 = never
     backlog_auto: int = 1000
     # lite: the share of sarcastic posts this deployment expects (fusion's odds shift), 0..1
     sarcasm_prior: float = 0.35

@@ -44,6 +44,10 @@ class Engine:
         self.analyzer_id = analyzer_id(self.analyzer)
         # Where the analyze job's batches run ([analysis] runner); /v1/analyze stays local.
         self.runner = runner or build_runner(config.analysis, self.analyzer)
+        # Posts analyzed in a hurry (a backlog above backlog_auto) may await a full reading:
+        # looked for once at start, then after each hurried batch (jobs.analyze_pending).
+        self.refine = threading.Event()
+        self.refine.set()
         self.store = Store.open(config.data_dir)
         self.store.brand_terms = brand_terms(config.brands)  # 9b: for per-brand verdicts
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -69,7 +73,8 @@ class Engine:
     def analyze_pending(self) -> jobs.RunResult | None:
         return jobs.analyze_pending(self.store, self.runner, self.runner.batch_posts,
                                     stopping=self.stopping,
-                                    backlog_auto=self.config.analysis.backlog_auto)
+                                    backlog_auto=self.config.analysis.backlog_auto,
+                                    refine=self.refine)
 
     def evaluate_alerts(self) -> jobs.RunResult | None:
         return jobs.evaluate_alerts(self.store, self.config.alerts.settings,

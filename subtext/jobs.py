@@ -163,32 +163,48 @@ def _skip_until(failures: int, every_seconds: int, exc: Exception) -> datetime |
 
 def analyze_pending(store: Store, analyzer: Analyzer, batch_size: int,
                     budget_s: float = 20.0, stopping: threading.Event | None = None,
-                    backlog_auto: int = 0) -> RunResult | None:
+                    backlog_auto: int = 0,
+                    refine: threading.Event | None = None) -> RunResult | None:
     """Analyze pending posts in batches until none are left, the time budget is spent (the
     scheduler's next run picks up the rest) or `stopping` is set: a stop waits for one batch
     at most, and each batch's verdicts are committed together. While more than `backlog_auto`
-    posts wait (0: never), batches go to the analyzer's cheaper pass (a runner's `hurry`)."""
+    posts wait (0: never), batches go to the analyzer's cheaper pass (a runner's `hurry`) and
+    their verdicts say so (`evidence.hurried`). While `refine` is set (by a hurried batch; the
+    engine sets it at start for any left from before) and nothing waits, those posts are
+    analyzed again in full, so a burst costs quality only until the engine has caught up; the
+    search clears it once none is left (it scans the verdicts: not on every idle run)."""
     def work() -> RunResult:
         start = time.monotonic()
-        done, hurried, deadline = 0, 0, start + budget_s
+        done, hurried, refined, deadline = 0, 0, 0, start + budget_s
         while time.monotonic() < deadline and not (stopping and stopping.is_set()):
             pending = store.pending(analyzer_id(analyzer), batch_size)
+            again = not pending and refine is not None and refine.is_set()
+            if again:
+                pending = store.hurried(analyzer_id(analyzer), batch_size)
+                if not pending:
+                    refine.clear()
             if not pending:
                 break
             items = [Item(text=p.text, image=p.image_path, lang=p.lang) for p in pending]
-            hurry = _behind(store, analyzer, backlog_auto)
+            hurry = not again and _behind(store, analyzer, backlog_auto)
             verdicts = with_template_priors(store, pending,
                                             analyzer.analyze(items, hurry=True) if hurry
                                             else analyzer.analyze(items))
+            for verdict in verdicts if hurry else ():
+                verdict.evidence["hurried"] = True
+            if hurry and refine is not None:
+                refine.set()
             store.save_verdicts(list(zip(pending, verdicts, strict=True)))
             done += len(pending)
             hurried += len(pending) if hurry else 0
+            refined += len(pending) if again else 0
         if done:  # the terminal's sign of life during a backlog (the dashboard shows it too)
             took = time.monotonic() - start
-            log.info("analyzed %d posts in %.1f s (%.1f posts/s)%s", done, took,
+            log.info("analyzed %d posts in %.1f s (%.1f posts/s)%s%s", done, took,
                      done / max(took, 1e-9),
                      f"; {hurried} with the auto gate (more than backlog_auto = "
-                     f"{backlog_auto} were waiting)" if hurried else "")
+                     f"{backlog_auto} were waiting)" if hurried else "",
+                     f"; {refined} read again in full after a backlog" if refined else "")
         return RunResult(fetched=done, new=done)
 
     return run_recorded(store, "analyze", work, record_idle=False)

@@ -142,9 +142,14 @@ def encoded(engine) -> list[bool]:
     return [json.loads(evidence)["encoded"] for (evidence,) in rows]
 
 
-def test_a_backlog_goes_to_the_auto_gate_until_it_is_caught_up(config_file):
+def test_a_backlog_goes_to_the_auto_gate_then_is_read_again_in_full(config_file, caplog):
     """backlog_auto = 2, one post a batch, a gate that picks no post (auto_threshold 1): the
-    batches that start with 4 and 3 posts waiting skip the encoders, the last two do not."""
+    batches that start with 4 and 3 posts waiting skip the encoders, the last two do not; once
+    nothing waits, the two hurried posts are read again in full, replacing their verdicts (one
+    verdict and one trend count per post, as before)."""
+    import logging
+
+    from data.queries import PostFilter, trends
     from subtext.config import load
 
     text = config_file.read_text(encoding="utf-8")
@@ -154,13 +159,22 @@ def test_a_backlog_goes_to_the_auto_gate_until_it_is_caught_up(config_file):
     try:
         engine.collect_all()
         assert engine.store.count_pending(engine.analyzer_id) == 4
-        engine.analyze_pending()
-        assert sorted(encoded(engine)) == [False, False, True, True]
+        with caplog.at_level(logging.INFO, logger="subtext.jobs"):
+            engine.analyze_pending()
+        said = " ".join(r.getMessage() for r in caplog.records)
+        assert "2 with the auto gate" in said and "2 read again in full" in said
+        assert encoded(engine) == [True] * 4
+        assert engine.store.hurried(engine.analyzer_id, 10) == []
+        assert not engine.refine.is_set()  # none left: idle runs stop searching
+        assert sum(row["count"] for row in trends(engine.store, PostFilter())) == 5  # r4: 2 brands
     finally:
         engine.stop()
 
 
 def test_a_small_backlog_gets_the_encoders_for_every_post(engine):
+    from data.queries import PostFilter, trends
+
     engine.collect_all()
     engine.analyze_pending()
     assert encoded(engine) == [True] * 4
+    assert sum(row["count"] for row in trends(engine.store, PostFilter())) == 5
