@@ -167,6 +167,9 @@ def test_a_backlog_goes_to_the_auto_gate_then_is_read_again_in_full(config_file,
         assert engine.store.hurried(engine.analyzer_id, 10) == []
         assert not engine.refine.is_set()  # none left: idle runs stop searching
         assert sum(row["count"] for row in trends(engine.store, PostFilter())) == 5  # r4: 2 brands
+        engine.evaluate_alerts()  # the same alert as without a backlog (test above)
+        assert [a["post_id"] for a in alerts_db.list_alerts(engine.store)["items"]] == [
+            "replay:r3"]
     finally:
         engine.stop()
 
