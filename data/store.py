@@ -177,34 +177,32 @@ class Store:
 
     def pending(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts with no verdict from `analyzer` for their current content, oldest first."""
-        rows = self.reader().execute(
-            """
-            SELECT p.id, p.text, p.lang, p.content_hash,
-                   (SELECT i.path FROM post_images pi JOIN images i USING (sha256)
-                     WHERE pi.post_id = p.id AND i.status = 'ok'
-                     ORDER BY pi.position LIMIT 1) AS image_path
-              FROM posts p
-              LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
-             WHERE v.post_id IS NULL OR v.content_hash <> p.content_hash
-             ORDER BY p.created_at
-             LIMIT ?
-            """, [analyzer, limit]).fetchall()
-        return [Pending(id=r[0], text=r[1], lang=r[2], content_hash=r[3],
-                        image_path=self.data_dir / r[4] if r[4] else None) for r in rows]
+        return self._posts_to_analyze(
+            "LEFT JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?",
+            "v.post_id IS NULL OR v.content_hash <> p.content_hash", analyzer, limit)
 
     def hurried(self, analyzer: str, limit: int) -> list[Pending]:
         """Posts whose current verdict from `analyzer` was made in a hurry (an engine catching
         up with a backlog: `evidence.hurried`), oldest first: read again once it is idle."""
+        return self._posts_to_analyze(
+            "JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?",
+            "v.content_hash = p.content_hash"
+            " AND coalesce(TRY_CAST(v.evidence ->> 'hurried' AS BOOLEAN), false)",
+            analyzer, limit)
+
+    def _posts_to_analyze(self, join: str, where: str, analyzer: str,
+                          limit: int) -> list[Pending]:
+        """Posts joined with their verdicts from `analyzer` as `join` and `where` say (fixed
+        SQL of this class, never caller input), with their first usable image."""
         rows = self.reader().execute(
-            """
+            f"""
             SELECT p.id, p.text, p.lang, p.content_hash,
                    (SELECT i.path FROM post_images pi JOIN images i USING (sha256)
                      WHERE pi.post_id = p.id AND i.status = 'ok'
                      ORDER BY pi.position LIMIT 1) AS image_path
               FROM posts p
-              JOIN verdicts v ON v.post_id = p.id AND v.analyzer = ?
-             WHERE v.content_hash = p.content_hash
-               AND coalesce(TRY_CAST(v.evidence ->> 'hurried' AS BOOLEAN), false)
+              {join}
+             WHERE {where}
              ORDER BY p.created_at
              LIMIT ?
             """, [analyzer, limit]).fetchall()
