@@ -40,6 +40,10 @@ def run(store: Store, settings: AlertSettings, brands: list,
         ev.routes.append((row["post_id"], row.get("analyzer"), decision.route, decision.rule))
         if decision.alert is not None:
             ev.new_alerts.append(asdict(decision.alert))
+            ev.withdrawn.pop(row["post_id"], None)
+        else:  # rows come oldest first: the post's latest reading decides
+            ev.withdrawn[row["post_id"]] = withdrawal_note(row, decision)
+    ev.new_alerts = [a for a in ev.new_alerts if a["post_id"] not in ev.withdrawn]
     _spikes(store, settings, aliases, now, ev)
     if rows:
         ev.cursor = (*CURSOR, rows[-1]["created_at"].isoformat())
@@ -47,6 +51,13 @@ def run(store: Store, settings: AlertSettings, brands: list,
         created = db.save_evaluation(store, ev, channels_for)
         return len(rows), len(created)
     return 0, 0
+
+
+def withdrawal_note(row: dict, decision: post_rules.Decision) -> str:
+    """Why an open alert on this post was withdrawn, for the PR inbox."""
+    return (f"withdrawn by Subtext: the post was read again and is now {row['label']} "
+            f"({row['sentiment']}, confidence {row['confidence']:.2f}; route "
+            f"{decision.route}: {decision.rule.replace('_', ' ')})")
 
 
 def _words(query: str) -> list[str]:

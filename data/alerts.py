@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -120,6 +120,9 @@ class Evaluation:
     updates: list[dict]  # id, score, severity, message, details (a running or reopened spike)
     ended: list[int]  # spike alerts whose spike is over
     cursor: tuple[str, str, str] | None = None
+    # post_id -> why: open post alerts whose post's latest verdict raises none (a hurried
+    # reading during a backlog, read again in full; a re-analysis)
+    withdrawn: dict[str, str] = field(default_factory=dict)
 
 
 ALERT_COLUMNS = ("key", "kind", "post_id", "brand", "score", "severity", "message", "details")
@@ -162,9 +165,36 @@ def save_evaluation(store: Store, ev: Evaluation,
         for alert_id in ev.ended:
             cur.execute("UPDATE alerts SET ended_at = ?, updated_at = ? WHERE id = ?",
                         [now, now, alert_id])
+        _withdraw(cur, ev.withdrawn, now)
         if ev.cursor:
             store._set_cursor(cur, *ev.cursor)
     return [alert_id for alert_id, _ in created]
+
+
+WITHDRAWN_BY = "subtext"
+
+
+def _withdraw(cur, reasons: dict[str, str], now: datetime) -> None:
+    """Resolve the open post alerts of these posts, with the reason as note and event, and
+    suppress their deliveries not yet sent: nobody is paged about a reading that no longer
+    stands. Acknowledged alerts are left alone (a person is on them already), and so are
+    reviewed posts' (a person's reading outranks the model's)."""
+    if not reasons:
+        return
+    rows = cur.execute(
+        """UPDATE alerts SET status = 'resolved', status_at = ?, status_by = ?, updated_at = ?
+            WHERE post_id IS NOT NULL AND list_contains(?, post_id) AND status = 'open'
+              AND post_id NOT IN (SELECT post_id FROM feedback)
+           RETURNING id, post_id""", [now, WITHDRAWN_BY, now, list(reasons)]).fetchall()
+    for alert_id, post_id in rows:
+        note = reasons[post_id]
+        cur.execute("UPDATE alerts SET note = ? WHERE id = ?", [note, alert_id])
+        cur.execute("""INSERT INTO alert_events (alert_id, action, actor, note, event_at)
+                       VALUES (?, 'resolved', ?, ?, ?)""", [alert_id, WITHDRAWN_BY, note, now])
+    if rows:
+        cur.execute("""UPDATE deliveries SET status = 'suppressed', last_error = 'withdrawn'
+                        WHERE list_contains(?, alert_id) AND status IN ('pending', 'failed')""",
+                    [[r[0] for r in rows]])
 
 
 def _insert_alerts(cur, drafts: list[dict], now: datetime) -> list[tuple[int, dict]]:

@@ -11,6 +11,7 @@ from alerts.spikes import Episode, Window
 from analysis.verdict import Verdict
 from collectors.post import Post, utcnow
 from data import alerts as db
+from data import feedback
 from data.store import Pending
 
 DEFAULT = AlertSettings()
@@ -214,3 +215,45 @@ def test_top_terms_hashtags_and_brand_words_left_out():
     assert not any("伏特" in t or "voltra" in t for t in got["terms"])
     assert summary.sentiment_mix(["negative", None, "negative"]) == {
         "negative": 2, "neutral": 0, "positive": 0, "pending": 1}
+
+
+# -- an alert whose reading no longer stands ---------------------------------------------------
+
+def read_as(store, post: Post, label: str, score: float) -> None:
+    store.save_verdicts([(Pending(post.id, post.text, None, None, "h"), Verdict(
+        label=label, sentiment="negative" if label == "sarcastic" else label,
+        sarcasm=label == "sarcastic", sarcasm_score=score, emotion="neutral", emotions={},
+        confidence=0.8, explanation="", analyzer="test@1"))])
+
+
+def test_an_open_alert_is_withdrawn_when_the_post_is_read_again_without_one(store):
+    """A hurried reading during a backlog raised disguised criticism; the full reading says
+    sincere praise: the open alert is resolved with the reason, its unsent deliveries are
+    suppressed. An acknowledged alert stays (a person is on it), so does a reviewed post's
+    and one the new reading still raises."""
+    posts = [Post("t", f"w{i}", f"Voltra X2, what a battery {i}", created_at=utcnow(),
+                  brands=["Voltra"], likes=50, url=f"https://x.test/w{i}") for i in range(4)]
+    store.save_posts([(p, []) for p in posts])
+    for p in posts:
+        read_as(store, p, "sarcastic", 0.9)
+    evaluate.run(store, DEFAULT, ["Voltra"], lambda a: ["hook"])
+    opened = {a["post_id"]: a for a in db.list_alerts(store, "open")["items"]}
+    assert sorted(opened) == ["t:w0", "t:w1", "t:w2", "t:w3"]
+    db.set_status(store, opened["t:w1"]["id"], "ack", "pr@x", None)
+    feedback.record(store, "t:w3", feedback.Correction(label="sarcastic"), "rev")
+    for p, label in zip(posts, ["positive", "positive", "sarcastic", "positive"], strict=True):
+        read_as(store, p, label, 0.95 if label == "sarcastic" else 0.1)
+    evaluate.run(store, DEFAULT, ["Voltra"], lambda a: ["hook"])
+    alerts = {a["post_id"]: db.get_alert(store, a["id"])
+              for a in db.list_alerts(store, "all")["items"]}
+    assert len(alerts) == 4 and alerts["t:w3"]["status"] == "open"
+    gone = alerts["t:w0"]
+    assert gone["status"] == "resolved" and gone["status_by"] == db.WITHDRAWN_BY
+    assert "read again and is now positive" in gone["note"]
+    assert [d["status"] for d in gone["deliveries"]] == ["suppressed"]
+    assert alerts["t:w1"]["status"] == "acknowledged"
+    assert alerts["t:w2"]["status"] == "open"
+    assert [d["status"] for d in alerts["t:w2"]["deliveries"]] == ["pending"]
+    events = store.reader().execute(
+        "SELECT action, actor FROM alert_events WHERE alert_id = ?", [gone["id"]]).fetchall()
+    assert events == [("resolved", db.WITHDRAWN_BY)]
