@@ -171,7 +171,8 @@ def _negated_zh(text: str, word: str) -> bool:
     return seen
 
 
-_SCARE = re.compile(r"[\"“「『']([^\"”」』'\n]{1,24})[\"”」』']")
+# An apostrophe inside a word ("Voltra's", "it's") opens or closes no quote.
+_SCARE = re.compile(r"(?:[\"“「『]|(?<!\w)')([^\"”」』'\n]{1,24})(?:[\"”」』]|'(?!\w))")
 
 
 def scare_quotes(text: str, lang: str) -> list[str]:

@@ -64,6 +64,9 @@ def test_english_phrases():
 def test_scare_quotes_short_spans_only():
     assert scare_quotes('Their "premium" support is a bot', "en") == ["premium"]
     assert scare_quotes("所谓的“民主”罢了", "zh") == ["民主"]
+    # apostrophes inside words are no quotes: the span "s" was named as a cue before
+    assert scare_quotes("Voltra's 'fast' charger, it's 2 hours", "en") == ["fast"]
+    assert scare_quotes("it's Nimbus's best year, isn't it", "en") == []
     quote = '"I will never ever come back to this place because the food was cold"'
     assert scare_quotes(quote, "en") == []
 
