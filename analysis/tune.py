@@ -1,6 +1,7 @@
 """Fine-tune the English encoder of `analysis/tuned.py` (LoRA on all-MiniLM-L6-v2).
 
-    python -m analysis.tune                  # ~15 minutes on two cores; writes en_tuned.npz
+    python -m analysis.tune                  # ~15 minutes on two cores; writes en_tuned.npz,
+                                             # its provenance, and refits the auto gate
     python -m analysis.tune --sample 60      # a smoke run on N texts per corpus
 
 `python -m analysis.train` runs this first, then weighs the tuned logits against its other
@@ -195,8 +196,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shared data not found at {D.data_dir()} (set SUBTEXT_SHARED_DATA)",
               file=sys.stderr)
         return 2
-    train(args.out, args.sample, log=lambda m: print(m, flush=True))
+    info = train(args.out, args.sample, log=lambda m: print(m, flush=True))
+    if not args.sample:
+        record(args.out, info, log=lambda m: print(m, flush=True))
     return 0
+
+
+def record(out: Path, info: dict, log=print) -> None:
+    """A fine-tuning run alone (not inside `analysis.train`): its provenance goes into the
+    heads' PROVENANCE.json, marked as trained after them, and the `auto` gate, which predicts
+    what the encoders change, is refitted to it."""
+    import datetime as dt
+    import json
+
+    from analysis import gate
+
+    path = out / "PROVENANCE.json"
+    if path.exists():
+        provenance = json.loads(path.read_text(encoding="utf-8"))
+        info = {**info, "trained_alone": {
+            "command": "python -m analysis.tune",
+            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "heads_from": provenance.get("created")}}
+        provenance["tuned_encoder"] = info
+        path.write_text(json.dumps(provenance, indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    if (out / heads.CONFIG_FILE).exists():
+        log("fitting the auto gate to the new encoder (analysis/gate.py)")
+        gate.fit(out, log=log)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The fine-tuned English encoder: adapters export and merge exactly, the committed one loads
 offline and reads sarcasm, and the text model stands without it."""
 
+import json
 import logging
 
 import numpy as np
@@ -98,3 +99,15 @@ def test_text_model_stands_without_the_base_model(monkeypatch, caplog):
     assert [s.sarcasm for s in scores] != [s.sarcasm for s in expected]
     # Chinese posts never use it
     assert without.predict(["太差了"], ["zh"])[0].lang == "zh"
+
+
+def test_a_fine_tuning_run_alone_records_its_provenance(tmp_path):
+    """`python -m analysis.tune` on its own replaces the encoder the heads' PROVENANCE.json
+    describes: the record says so and from which heads run the rest comes."""
+    (tmp_path / "PROVENANCE.json").write_text(json.dumps(
+        {"created": "2026-12-02T05:45:29Z", "tuned_encoder": {"steps": 1063}}))
+    tune.record(tmp_path, {"steps": 1110, "seconds": 900.0}, log=lambda m: None)
+    recorded = json.loads((tmp_path / "PROVENANCE.json").read_text())["tuned_encoder"]
+    assert recorded["steps"] == 1110 and recorded["seconds"] == 900.0
+    assert recorded["trained_alone"]["heads_from"] == "2026-12-02T05:45:29Z"
+    assert recorded["trained_alone"]["command"] == "python -m analysis.tune"
