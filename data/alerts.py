@@ -181,20 +181,22 @@ def _withdraw(cur, reasons: dict[str, str], now: datetime) -> None:
     reviewed posts' (a person's reading outranks the model's)."""
     if not reasons:
         return
-    rows = cur.execute(
-        """UPDATE alerts SET status = 'resolved', status_at = ?, status_by = ?, updated_at = ?
-            WHERE post_id IS NOT NULL AND list_contains(?, post_id) AND status = 'open'
-              AND post_id NOT IN (SELECT post_id FROM feedback)
-           RETURNING id, post_id""", [now, WITHDRAWN_BY, now, list(reasons)]).fetchall()
-    for alert_id, post_id in rows:
-        note = reasons[post_id]
-        cur.execute("UPDATE alerts SET note = ? WHERE id = ?", [note, alert_id])
+    # open post alerts are few; the posts of an evaluation can be thousands
+    open_alerts = cur.execute(
+        """SELECT id, post_id FROM alerts WHERE status = 'open' AND post_id IS NOT NULL
+              AND post_id NOT IN (SELECT post_id FROM feedback)""").fetchall()
+    hits = [(alert_id, reasons[post_id]) for alert_id, post_id in open_alerts
+            if post_id in reasons]
+    for alert_id, note in hits:
+        cur.execute("""UPDATE alerts SET status = 'resolved', status_at = ?, status_by = ?,
+                              note = ?, updated_at = ? WHERE id = ?""",
+                    [now, WITHDRAWN_BY, note, now, alert_id])
         cur.execute("""INSERT INTO alert_events (alert_id, action, actor, note, event_at)
                        VALUES (?, 'resolved', ?, ?, ?)""", [alert_id, WITHDRAWN_BY, note, now])
-    if rows:
+    if hits:
         cur.execute("""UPDATE deliveries SET status = 'suppressed', last_error = 'withdrawn'
                         WHERE list_contains(?, alert_id) AND status IN ('pending', 'failed')""",
-                    [[r[0] for r in rows]])
+                    [[alert_id for alert_id, _ in hits]])
 
 
 def _insert_alerts(cur, drafts: list[dict], now: datetime) -> list[tuple[int, dict]]:
