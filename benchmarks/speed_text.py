@@ -2,13 +2,15 @@
 
     python -m benchmarks.speed_text [--batch 64] [--posts 1024] [--modes never,auto,always]
     python -m benchmarks.speed_text --cli [--posts 1000] [--modes auto] [--beside-engine]
+                                          [--reposts 0.3]
 
 `--cli` measures the path users run instead: `python -m subtext analyze` on the first N
 TweetEval sentiment tweets, under `/usr/bin/time -v` (wall, CPU = user + sys, peak RSS of the
 whole process, loading included), once cold and once more (the OS file cache is then warm).
 `--beside-engine` runs the same while a `subtext engine` on 127.0.0.1 takes in new posts over
 `/v1/ingest` (20 a second, as collectors store them), analyses them every second and serves two
-dashboard calls every 0.5 s: the machine as a deployment shares it.
+dashboard calls every 0.5 s: the machine as a deployment shares it. `--reposts 0.3` makes 30%
+of the tweets copies of others (the encoders' caches answer them).
 
 Posts are the demo's 301 hand-written English and Chinese posts, each made unique with a
 counter (so the embedding cache never helps unless said so). For each `embed` mode it reports:
@@ -91,15 +93,27 @@ def _time_v(field: str, text: str) -> float:
     return float(value)
 
 
-def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm",
-        auto_threshold: float | None = None) -> dict:
-    """One `subtext analyze` run over `posts` TweetEval tweets, as a user runs it."""
+def cli_texts(posts: int, reposts: float = 0.0) -> list[str]:
+    """The first `posts` TweetEval tweets; with `reposts`, that share of them replaced by
+    copies of other tweets of the run (a seeded draw, copies spread through it)."""
     from analysis import datasets
 
-    split = datasets.tweeteval("sentiment", "val")
+    texts = datasets.tweeteval("sentiment", "val").texts[:posts]
+    copies = int(round(posts * reposts))
+    if not copies:
+        return texts
+    rng = np.random.default_rng(7)
+    originals = texts[:posts - copies]
+    texts = originals + [originals[i] for i in rng.integers(0, len(originals), copies)]
+    return [texts[i] for i in rng.permutation(len(texts))]
+
+
+def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm",
+        auto_threshold: float | None = None, reposts: float = 0.0) -> dict:
+    """One `subtext analyze` run over `posts` TweetEval tweets, as a user runs it."""
     src, out, cfg = tmp / "in.jsonl", tmp / "out.jsonl", tmp / "subtext.toml"
     src.write_text("".join(json.dumps({"id": i, "text": t, "lang": "en"}) + "\n"
-                           for i, t in enumerate(split.texts[:posts])), encoding="utf-8")
+                           for i, t in enumerate(cli_texts(posts, reposts))), encoding="utf-8")
     gate = "" if auto_threshold is None else f"auto_threshold = {auto_threshold}\n"
     cfg.write_text(f'[analysis]\nembed = "{mode}"\ntext_encoder = "{encoder}"\n{gate}',
                    encoding="utf-8")
@@ -114,7 +128,7 @@ def cli(mode: str, posts: int, tmp: Path, encoder: str = "minilm",
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     latency = np.array([x.get("latency_ms", 0.0) for x in lines])
     return {"mode": mode, "auto_threshold": auto_threshold, "text_encoder": encoder,
-            "posts": len(lines), "wall_s": round(wall, 1),
+            "posts": len(lines), "reposts": reposts, "wall_s": round(wall, 1),
             "posts_per_s": round(len(lines) / wall, 1),
             "encoded_share": round(sum(x.get("evidence", {}).get("encoded", False)
                                        for x in lines) / len(lines), 3),
@@ -186,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --cli --modes auto: the gate (default: the shipped one)")
     parser.add_argument("--beside-engine", action="store_true",
                         help="with --cli: an engine ingests, analyses and serves meanwhile")
+    parser.add_argument("--reposts", type=float, default=0.0,
+                        help="with --cli: this share of the posts repeats others (0..1)")
     args = parser.parse_args(argv)
     if args.cli:
         import tempfile
@@ -197,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in args.modes.split(","):
                     for run in ("cold", "again"):
                         result = cli(mode, args.posts, Path(tmp), args.text_encoder,
-                                     args.auto_threshold)
+                                     args.auto_threshold, args.reposts)
                         beside = engine.report() if engine else "quiet"
                         print(json.dumps({"run": run, **result, "beside": beside}), flush=True)
         return 0
