@@ -839,11 +839,16 @@ def package_versions() -> dict:
     return out
 
 
+def created_now() -> str:
+    """A provenance record's "created": UTC, to the second."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def make_provenance(corpora, choices, figures, calibration, sample, embed, auto_threshold,
                     seconds) -> dict:
     return {
         "version": "text-heads-1",
-        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": created_now(),
         "command": "python -m analysis.train" + (f" --sample {sample}" if sample else ""),
         "seed": SEED, "sample": sample, "embeddings": MODEL_ID if embed else None,
         "data_dir": "../shared/data (SUBTEXT_SHARED_DATA)",

@@ -206,24 +206,21 @@ def record(out: Path, info: dict, log=print) -> None:
     """A fine-tuning run alone (not inside `analysis.train`): its provenance goes into the
     heads' PROVENANCE.json, marked as trained after them, and the `auto` gate, which predicts
     what the encoders change, is refitted to it."""
-    import datetime as dt
     import json
 
-    from analysis import gate
+    from analysis import train  # here, not above: train imports this module
 
     path = out / "PROVENANCE.json"
     if path.exists():
         provenance = json.loads(path.read_text(encoding="utf-8"))
-        info = {**info, "trained_alone": {
-            "command": "python -m analysis.tune",
-            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "heads_from": provenance.get("created")}}
+        info = {**info, "trained_alone": {"command": "python -m analysis.tune",
+                                          "created": train.created_now(),
+                                          "heads_from": provenance.get("created")}}
         provenance["tuned_encoder"] = info
         path.write_text(json.dumps(provenance, indent=1, ensure_ascii=False) + "\n",
                         encoding="utf-8")
-    if (out / heads.CONFIG_FILE).exists():
-        log("fitting the auto gate to the new encoder (analysis/gate.py)")
-        gate.fit(out, log=log)
+    if (out / heads.CONFIG_FILE).exists():  # a gate needs the heads it gates
+        train.refit_gate(out, None, log)
 
 
 if __name__ == "__main__":
