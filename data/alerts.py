@@ -132,7 +132,7 @@ def save_evaluation(store: Store, ev: Evaluation,
                     channels_for: Callable[[dict], list[str]]) -> list[int]:
     """Write one evaluation in one transaction: verdict routes, new alerts (once per key)
     with a pending delivery per channel that wants them, spike updates and ends, and the
-    cursor. Returns the ids of the alerts created."""
+    cursor. Returns the ids of the alerts created (or reopened after a withdrawal)."""
     now = utcnow()
     with store._transaction() as cur:
         if ev.routes:
@@ -146,6 +146,7 @@ def save_evaluation(store: Store, ev: Evaluation,
                         [now])
             cur.unregister("routes_in")
         created = _insert_alerts(cur, ev.new_alerts, now)
+        created += _reopen_withdrawn(cur, ev.new_alerts, {a["key"] for _, a in created}, now)
         deliveries = [(alert_id, channel) for alert_id, alert in created
                       for channel in channels_for(alert)]
         if deliveries:
@@ -197,6 +198,37 @@ def _withdraw(cur, reasons: dict[str, str], now: datetime) -> None:
         cur.execute("""UPDATE deliveries SET status = 'suppressed', last_error = 'withdrawn'
                         WHERE list_contains(?, alert_id) AND status IN ('pending', 'failed')""",
                     [[alert_id for alert_id, _ in hits]])
+
+
+def _reopen_withdrawn(cur, drafts: list[dict], inserted: set[str], now: datetime
+                      ) -> list[tuple[int, dict]]:
+    """Alerts subtext withdrew whose post a later reading raises again: open once more, with
+    the new reading's score and message, a 'reopened' event, and the deliveries the withdrawal
+    suppressed pending again (a key is one alert for good, so the insert left them alone).
+    Alerts a person closed stay closed: their reading outranks the model's."""
+    wanted = {d["key"]: d for d in drafts if d["key"] not in inserted and d.get("post_id")}
+    if not wanted:
+        return []
+    rows = cur.execute(
+        """SELECT id, key FROM alerts WHERE list_contains(?, key) AND status = 'resolved'
+              AND status_by = ? AND starts_with(note, 'withdrawn:')""",
+        [list(wanted), WITHDRAWN_BY]).fetchall()
+    for alert_id, key in rows:
+        d = wanted[key]
+        cur.execute("""UPDATE alerts SET status = 'open', status_at = NULL, status_by = NULL,
+                              note = NULL, score = ?, severity = ?, message = ?,
+                              details = ?::JSON, updated_at = ? WHERE id = ?""",
+                    [d["score"], d["severity"], d["message"],
+                     json.dumps(d["details"], ensure_ascii=False, default=str), now, alert_id])
+        cur.execute("""INSERT INTO alert_events (alert_id, action, actor, note, event_at)
+                       VALUES (?, 'reopened', ?, ?, ?)""",
+                    [alert_id, WITHDRAWN_BY, f"raised again: {d['message']}", now])
+    if rows:
+        cur.execute("""UPDATE deliveries SET status = 'pending', last_error = NULL,
+                              next_attempt_at = ? WHERE list_contains(?, alert_id)
+                          AND status = 'suppressed' AND last_error = 'withdrawn'""",
+                    [now, [alert_id for alert_id, _ in rows]])
+    return [(alert_id, wanted[key]) for alert_id, key in rows]
 
 
 def _insert_alerts(cur, drafts: list[dict], now: datetime) -> list[tuple[int, dict]]:

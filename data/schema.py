@@ -225,7 +225,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE alert_events (
         id        BIGINT PRIMARY KEY DEFAULT nextval('alert_event_ids'),
         alert_id  BIGINT NOT NULL,
-        action    VARCHAR NOT NULL,             -- acknowledged / resolved / false_alarm
+        action    VARCHAR NOT NULL,             -- acknowledged / resolved / false_alarm / reopened
         actor     VARCHAR,
         note      VARCHAR,
         event_at  TIMESTAMP NOT NULL

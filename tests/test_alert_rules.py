@@ -257,3 +257,28 @@ def test_an_open_alert_is_withdrawn_when_the_post_is_read_again_without_one(stor
     events = store.reader().execute(
         "SELECT action, actor FROM alert_events WHERE alert_id = ?", [gone["id"]]).fetchall()
     assert events == [("resolved", db.WITHDRAWN_BY)]
+
+
+def test_a_withdrawn_alert_reopens_when_a_later_reading_raises_it_again(store):
+    """Withdrawn, then read a third time as disguised criticism: the same alert opens again
+    with the new score, a 'reopened' event and its suppressed delivery pending once more. An
+    alert a person resolved stays resolved whatever the model reads next."""
+    posts = [Post("t", f"r{i}", f"Voltra X2, what a battery {i}", created_at=utcnow(),
+                  brands=["Voltra"], likes=50, url=f"https://x.test/r{i}") for i in range(2)]
+    store.save_posts([(p, []) for p in posts])
+    for label, score in [("sarcastic", 0.9), ("positive", 0.1)]:
+        for p in posts:
+            read_as(store, p, label, score)
+        evaluate.run(store, DEFAULT, ["Voltra"], lambda a: ["hook"])
+        if label == "sarcastic":
+            by_post = {a["post_id"]: a["id"] for a in db.list_alerts(store, "open")["items"]}
+            db.set_status(store, by_post["t:r1"], "resolve", "pr@x", "handled")
+    for p in posts:
+        read_as(store, p, "sarcastic", 0.97)
+    evaluate.run(store, DEFAULT, ["Voltra"], lambda a: ["hook"])
+    back, closed = (db.get_alert(store, by_post[f"t:r{i}"]) for i in range(2))
+    assert back["status"] == "open" and back["note"] is None
+    assert back["score"] != 0.9 and [d["status"] for d in back["deliveries"]] == ["pending"]
+    assert [e["action"] for e in back["events"]] == ["resolved", "reopened"]
+    assert closed["status"] == "resolved" and closed["status_by"] == "pr@x"
+    assert len(db.list_alerts(store, "all")["items"]) == 2
