@@ -55,7 +55,7 @@ def run(store: Store, settings: AlertSettings, brands: list,
 
 def withdrawal_note(row: dict, decision: post_rules.Decision) -> str:
     """Why an open alert on this post was withdrawn, for the PR inbox."""
-    return (f"withdrawn: the post was read again and is now {row['label']} "
+    return (f"{db.WITHDRAWN_NOTE} the post was read again and is now {row['label']} "
             f"({row['sentiment']}, confidence {row['confidence']:.2f}; route "
             f"{decision.route}: {decision.rule.replace('_', ' ')})")
 

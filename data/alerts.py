@@ -161,8 +161,7 @@ def save_evaluation(store: Store, ev: Evaluation,
             cur.execute("""UPDATE alerts SET score = ?, severity = ?, message = ?, details = ?,
                                   updated_at = ?, ended_at = NULL WHERE id = ?""",
                         [update["score"], update["severity"], update["message"],
-                         json.dumps(update["details"], ensure_ascii=False, default=str), now,
-                         update["id"]])
+                         _json(update["details"]), now, update["id"]])
         for alert_id in ev.ended:
             cur.execute("UPDATE alerts SET ended_at = ?, updated_at = ? WHERE id = ?",
                         [now, now, alert_id])
@@ -173,6 +172,11 @@ def save_evaluation(store: Store, ev: Evaluation,
 
 
 WITHDRAWN_BY = "subtext"
+WITHDRAWN_NOTE = "withdrawn:"  # how a withdrawal's note starts: what marks it for a reopen
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _withdraw(cur, reasons: dict[str, str], now: datetime) -> None:
@@ -211,15 +215,15 @@ def _reopen_withdrawn(cur, drafts: list[dict], inserted: set[str], now: datetime
         return []
     rows = cur.execute(
         """SELECT id, key FROM alerts WHERE list_contains(?, key) AND status = 'resolved'
-              AND status_by = ? AND starts_with(note, 'withdrawn:')""",
-        [list(wanted), WITHDRAWN_BY]).fetchall()
+              AND status_by = ? AND starts_with(note, ?)""",
+        [list(wanted), WITHDRAWN_BY, WITHDRAWN_NOTE]).fetchall()
     for alert_id, key in rows:
         d = wanted[key]
         cur.execute("""UPDATE alerts SET status = 'open', status_at = NULL, status_by = NULL,
                               note = NULL, score = ?, severity = ?, message = ?,
                               details = ?::JSON, updated_at = ? WHERE id = ?""",
-                    [d["score"], d["severity"], d["message"],
-                     json.dumps(d["details"], ensure_ascii=False, default=str), now, alert_id])
+                    [d["score"], d["severity"], d["message"], _json(d["details"]), now,
+                     alert_id])
         cur.execute("""INSERT INTO alert_events (alert_id, action, actor, note, event_at)
                        VALUES (?, 'reopened', ?, ?, ?)""",
                     [alert_id, WITHDRAWN_BY, f"raised again: {d['message']}", now])
@@ -235,8 +239,7 @@ def _insert_alerts(cur, drafts: list[dict], now: datetime) -> list[tuple[int, di
     unique = list({d["key"]: d for d in drafts}.values())
     if not unique:
         return []
-    table = pa.table({name: [json.dumps(d[name], ensure_ascii=False, default=str)
-                             if name == "details" else d[name] for d in unique]
+    table = pa.table({name: [_json(d[name]) if name == "details" else d[name] for d in unique]
                       for name in ALERT_COLUMNS},
                      schema=pa.schema([(n, pa.float64() if n == "score" else pa.string())
                                        for n in ALERT_COLUMNS]))
