@@ -78,6 +78,24 @@ def norm_lang(lang: str | None, text: str) -> str:
 
 # --- features shared by training and run time -------------------------------------------------
 
+# Weibo's contempt emoticons ([微笑], [doge], [白眼] ...): the sarcasm heads (n-gram and e5) read
+# a Chinese post without them and leave them to the cue counts. ToSarcasm, the only labelled Chinese
+# sarcasm here, has none; they reach the sarcasm training rows only in joyful Weibo posts
+# (sincere by assumption), so the heads learned them as a sign of sincerity: appending [微笑] to
+# a sarcastic post lowered its sarcasm 0.65 -> 0.24, [doge] to 0.32 (2026-12-08). Those weights
+# are now never read. Sentiment and emotion read them (SMP2020 labels them both ways).
+WEIBO_CONTEMPT = tuple(e for e in cuelib.MOCKING_EMOJI + cuelib.SMILES if e.startswith("["))
+
+
+def sarcasm_text(text: str, lang: str) -> str:
+    """The text the sarcasm heads read: a Chinese post without contempt emoticons."""
+    if lang != "zh" or "[" not in text:
+        return text
+    for emoticon in WEIBO_CONTEMPT:
+        text = text.replace(emoticon, " ")
+    return text
+
+
 def ngram_features(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashed character 1–4-grams of the padded, lower-cased text plus word unigrams and
     bigrams; sublinear counts, L2-normalised. crc32 is used because it is stable across
@@ -181,6 +199,17 @@ class TextModel:
             out[row] += (val @ self.ngram_w[idx].astype(np.float32)) * self.ngram_scale
         return out
 
+    def _reread_sarcasm(self, logits: np.ndarray, texts: list[str], langs: list[str],
+                        score) -> None:
+        """The sarcasm column of Chinese posts with contempt emoticons as `score(texts, rows)`
+        gives it for the posts without them (`sarcasm_text`), in place."""
+        rows = [i for i, (t, lang) in enumerate(zip(texts, langs, strict=True))
+                if sarcasm_text(t, lang) != t]
+        if rows:
+            cols = self.slices["sarcasm"]
+            again = score([sarcasm_text(texts[i], langs[i]) for i in rows], rows)
+            logits[rows, cols] = again[:, cols]
+
     def embedding_logits(self, vectors: np.ndarray, dense: np.ndarray, langs: list[str]
                          ) -> np.ndarray:
         X = np.hstack([vectors, dense])
@@ -237,14 +266,17 @@ class TextModel:
         dense = np.stack([dense_features(t, lang, c, self.snownlp)
                           for t, lang, c in zip(texts, langs, found, strict=True)])
         logits = self.fast_logits(texts, dense)
+        self._reread_sarcasm(logits, texts, langs, lambda t, r: self.fast_logits(t, dense[r]))
         use = self._to_embed(logits, texts, embed, found, langs, dense)
         if use.any():
             rows = np.flatnonzero(use)
             sub = [langs[i] for i in rows]
             if self._uses_frozen(sub):  # the e5-encoder artefacts give these heads no weight
-                vectors = self.embedder([texts[i] for i in rows])
-                logits[rows] = self.blended(logits[rows],
-                                            self.embedding_logits(vectors, dense[rows], sub), sub)
+                mine, mine_dense = [texts[i] for i in rows], dense[rows]
+                emb = self.embedding_logits(self.embedder(mine), mine_dense, sub)
+                self._reread_sarcasm(emb, mine, sub, lambda t, r: self.embedding_logits(
+                    self.embedder(t), mine_dense[r], [sub[j] for j in r]))
+                logits[rows] = self.blended(logits[rows], emb, sub)
             self._add_tuned(logits, [texts[i] for i in rows], rows, sub)
         probs = self.probabilities(logits, sarcasm_prior)
         return [self._scores(i, probs, found[i], langs[i], dense[i], bool(use[i]))

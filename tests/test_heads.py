@@ -121,3 +121,24 @@ def test_matches_training_buckets():
     # " a " padded: " ", "a", " a", "a ", " a ", the word "w a" — crc32 buckets, fixed forever
     want = {zlib.crc32(g.encode()) & ((1 << 18) - 1) for g in [" ", "a", " a", "a ", " a ", "w a"]}
     assert set(idx.tolist()) == want
+
+
+def test_the_sarcasm_head_reads_chinese_posts_without_weibo_contempt_emoticons():
+    assert heads.sarcasm_text("真是贴心呢 [微笑]", "zh") == "真是贴心呢  "
+    assert heads.sarcasm_text("[doge][白眼]好一个优化", "zh") == "  好一个优化"
+    assert heads.sarcasm_text("开心 [哈哈]", "zh") == "开心 [哈哈]"  # not a contempt cue
+    assert heads.sarcasm_text("so thoughtful [doge]", "en") == "so thoughtful [doge]"
+
+
+@pytest.mark.parametrize("embed", ["never", "always"])
+@pytest.mark.parametrize("emoticon", ["[微笑]", "[doge]", "[白眼]"])
+def test_a_contempt_emoticon_never_makes_a_chinese_post_less_sarcastic(model, embed, emoticon):
+    """The cue names it as evidence of sarcasm; the n-gram head had learned it as sincerity (it
+    reaches the sarcasm training data only in joyful Weibo posts): 0.65 -> 0.24 with [微笑]."""
+    posts = ["伏特拉X2预装了十几个游戏，真是贴心呢", "感谢伏特拉X2，让我养成了随身带充电宝的好习惯",
+             "谢谢云朵客服，很快就帮我修好了"]
+    plain = model.predict(posts, ["zh"] * 3, embed=embed)
+    marked = model.predict([f"{p} {emoticon}" for p in posts], ["zh"] * 3, embed=embed)
+    for before, after in zip(plain, marked, strict=True):
+        assert emoticon in after.cues
+        assert after.sarcasm >= before.sarcasm
