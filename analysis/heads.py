@@ -199,16 +199,14 @@ class TextModel:
             out[row] += (val @ self.ngram_w[idx].astype(np.float32)) * self.ngram_scale
         return out
 
-    def _reread_sarcasm(self, logits: np.ndarray, texts: list[str], langs: list[str],
+    def _reread_sarcasm(self, logits: np.ndarray, texts: list[str], reread: list[str],
                         score) -> None:
-        """The sarcasm column of Chinese posts with contempt emoticons as `score(texts, rows)`
-        gives it for the posts without them (`sarcasm_text`), in place."""
-        rows = [i for i, (t, lang) in enumerate(zip(texts, langs, strict=True))
-                if sarcasm_text(t, lang) != t]
+        """The sarcasm column of the posts whose sarcasm text differs (`sarcasm_text`) as
+        `score(their sarcasm texts, their rows)` gives it, in place."""
+        rows = [i for i, (t, r) in enumerate(zip(texts, reread, strict=True)) if t != r]
         if rows:
             cols = self.slices["sarcasm"]
-            again = score([sarcasm_text(texts[i], langs[i]) for i in rows], rows)
-            logits[rows, cols] = again[:, cols]
+            logits[rows, cols] = score([reread[i] for i in rows], rows)[:, cols]
 
     def embedding_logits(self, vectors: np.ndarray, dense: np.ndarray, langs: list[str]
                          ) -> np.ndarray:
@@ -265,8 +263,9 @@ class TextModel:
         found = [cuelib.find_cues(t, lang) for t, lang in zip(texts, langs, strict=True)]
         dense = np.stack([dense_features(t, lang, c, self.snownlp)
                           for t, lang, c in zip(texts, langs, found, strict=True)])
+        reread = [sarcasm_text(t, lang) for t, lang in zip(texts, langs, strict=True)]
         logits = self.fast_logits(texts, dense)
-        self._reread_sarcasm(logits, texts, langs, lambda t, r: self.fast_logits(t, dense[r]))
+        self._reread_sarcasm(logits, texts, reread, lambda t, r: self.fast_logits(t, dense[r]))
         use = self._to_embed(logits, texts, embed, found, langs, dense)
         if use.any():
             rows = np.flatnonzero(use)
@@ -274,8 +273,9 @@ class TextModel:
             if self._uses_frozen(sub):  # the e5-encoder artefacts give these heads no weight
                 mine, mine_dense = [texts[i] for i in rows], dense[rows]
                 emb = self.embedding_logits(self.embedder(mine), mine_dense, sub)
-                self._reread_sarcasm(emb, mine, sub, lambda t, r: self.embedding_logits(
-                    self.embedder(t), mine_dense[r], [sub[j] for j in r]))
+                self._reread_sarcasm(emb, mine, [reread[i] for i in rows],
+                                     lambda t, r: self.embedding_logits(
+                                         self.embedder(t), mine_dense[r], [sub[j] for j in r]))
                 logits[rows] = self.blended(logits[rows], emb, sub)
             self._add_tuned(logits, [texts[i] for i in rows], rows, sub)
         probs = self.probabilities(logits, sarcasm_prior)

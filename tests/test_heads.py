@@ -133,8 +133,8 @@ def test_the_sarcasm_head_reads_chinese_posts_without_weibo_contempt_emoticons()
 @pytest.mark.parametrize("embed", ["never", "always"])
 @pytest.mark.parametrize("emoticon", ["[微笑]", "[doge]", "[白眼]"])
 def test_a_contempt_emoticon_never_makes_a_chinese_post_less_sarcastic(model, embed, emoticon):
-    """The cue names it as evidence of sarcasm; the n-gram head had learned it as sincerity (it
-    reaches the sarcasm training data only in joyful Weibo posts): 0.65 -> 0.24 with [微笑]."""
+    """The cue names it as evidence of sarcasm; the sarcasm heads had learned it as sincerity
+    (it reaches their training data only in joyful Weibo posts): 0.65 -> 0.24 with [微笑]."""
     posts = ["伏特拉X2预装了十几个游戏，真是贴心呢", "感谢伏特拉X2，让我养成了随身带充电宝的好习惯",
              "谢谢云朵客服，很快就帮我修好了"]
     plain = model.predict(posts, ["zh"] * 3, embed=embed)
