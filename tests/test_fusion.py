@@ -37,7 +37,22 @@ def test_praise_against_a_complaining_caption_is_sarcastic():
     fused = fuse(PRAISE, caption=COMPLAINT)
     assert fused.label == "sarcastic" and fused.sentiment == "negative"
     assert fused.incongruity > 0.5 and fused.sarcasm_score > fuse(PRAISE).sarcasm_score
-    assert fused.emotions["joy"] == 0 and fused.emotion in ("anger", "disgust", "sadness")
+    assert fused.emotion in ("anger", "disgust", "sadness")
+    # the sarcasm score's share of the joy went to disgust and anger
+    sincere = fuse(PRAISE, caption=CALM).emotions
+    assert fused.emotions["joy"] < sincere["joy"] * (1 - fused.sarcasm_score) + 0.02
+
+
+def test_a_narrow_sarcasm_call_keeps_the_rest_of_the_joy():
+    narrow = fuse(S(PRAISE.sentiment, sarcasm=0.75, cues=["🙄"], emotion=PRAISE.emotion))
+    sure = fuse(S(PRAISE.sentiment, sarcasm=0.99, cues=["🙄"], emotion=PRAISE.emotion))
+    assert narrow.label == sure.label == "sarcastic"
+    assert narrow.sarcasm_score < sure.sarcasm_score
+    joy = fuse(PRAISE).emotions["joy"]  # sincere praise keeps all of it
+    assert joy == pytest.approx(0.8 / 1.05, abs=0.01)
+    assert narrow.emotions["joy"] == pytest.approx(joy * (1 - narrow.sarcasm_score), abs=0.01)
+    assert sure.emotions["joy"] < narrow.emotions["joy"]
+    assert narrow.emotions["anger"] == narrow.emotions["disgust"] > NEUTRAL_EMOTIONS["anger"]
 
 
 def test_praise_against_a_miserable_face_is_sarcastic():

@@ -95,7 +95,8 @@ def test_irony_model_makes_praise_sarcastic(models):
     analyzer = TextHfAnalyzer(settings(models, irony="ironic"), image_reader=None)
     verdict = analyzer.analyze([Item("伏特拉真厉害，让我三天没睡着", lang="zh")])[0]
     assert (verdict.label, verdict.sentiment, verdict.sarcasm) == ("sarcastic", "negative", True)
-    assert verdict.emotions["joy"] == 0.0  # sarcastic praise is not joy
+    # sarcastic praise is not joy: the sarcasm score's share of it went to contempt
+    assert verdict.emotions["joy"] < 0.05 and verdict.emotion in ("anger", "disgust")
     assert "反讽" in verdict.explanation  # in the post's language
 
 
