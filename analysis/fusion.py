@@ -174,9 +174,9 @@ def _emotions(text: Scores, caption: Scores | None, faces: dict[str, float] | No
     if sarcasm:
         # Sarcastic praise is not joy: the share of its joy that the sarcasm score claims goes
         # to the contempt it expresses, half to disgust, half to anger. All of it had gone,
-        # so a sincere joyful post called sarcastic by a narrow margin lost its joy too: 20 of
-        # the 42 joyful TweetEval emotion val tweets read as another emotion (CLI macro-F1
-        # 0.785 -> 0.805 with the share, 2026-12-08; moving the share on every post: 0.790).
+        # so a sincere joyful post called sarcastic by a narrow margin lost its joy too: of the
+        # 42 joyful TweetEval emotion val tweets read as another emotion, 20 were such posts
+        # (CLI macro-F1 0.785 -> 0.805 with the share, 2026-12-08; moving it on every post: 0.790).
         moved = mixed["joy"] * sarcasm
         mixed = {**mixed, "joy": mixed["joy"] - moved, "disgust": mixed["disgust"] + moved * 0.5,
                  "anger": mixed["anger"] + moved * 0.5}
